@@ -1,0 +1,18 @@
+# Hardening for every target: stack protector, FORTIFY_SOURCE, PIE, full RELRO, no exec stack.
+include(CheckCCompilerFlag)
+set(SR_HARDEN_FLAGS -fstack-protector-strong -fstack-clash-protection -fcf-protection=full)
+foreach(flag IN LISTS SR_HARDEN_FLAGS)
+  string(MAKE_C_IDENTIFIER "SR_HAS${flag}" var)
+  check_c_compiler_flag("${flag}" ${var})
+  if(${var})
+    add_compile_options("${flag}")
+  endif()
+endforeach()
+set(CMAKE_POSITION_INDEPENDENT_CODE ON)
+include(CheckPIESupported)
+check_pie_supported()
+# FORTIFY needs optimisation; sanitizer builds run at -O1 which still enables it.
+if(NOT SR_SANITIZE)
+  add_compile_definitions(_FORTIFY_SOURCE=3)
+endif()
+add_link_options(-Wl,-z,relro,-z,now,-z,noexecstack)
