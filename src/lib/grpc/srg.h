@@ -27,6 +27,8 @@ typedef struct {
  * with sigwait or signalfd). srg_global_shutdown waits (bounded) until gRPC has stopped. */
 void srg_global_init(void);
 void srg_global_shutdown(void);
+/* Pair one srg_global_init with one srg_global_shutdown per process (the wait above ends
+ * only when no other grpc_init reference is held; it gives up after 10 s). */
 
 /* ---- server ---- */
 
@@ -95,6 +97,16 @@ void srg_call_cancel(srg_call *c);
 /* target: "host:port". server_name: the name to verify in the server certificate (NULL: the
  * host part of target). The channel connects lazily. */
 int srg_channel_new(const char *target, const srg_tls *tls, const char *server_name, srg_channel **ret);
+typedef struct {
+    const char *server_name;    /* as above; NULL: host of target */
+    size_t max_recv_bytes;      /* per message from the server; 0 = 4 MiB */
+    int reconnect_min_ms;       /* gRPC's own reconnect backoff; 0 = 1000 */
+    int reconnect_max_ms;       /* 0 = 30000 */
+    int keepalive_ms;           /* HTTP/2 ping interval while calls are live; 0 = 30000, <0 off */
+} srg_channel_options;
+/* srg_channel_new with options (o may be NULL). Every channel has its own connection
+ * (a local subchannel pool), so a fresh channel never inherits another's backoff. */
+int srg_channel_new_ex(const char *target, const srg_tls *tls, const srg_channel_options *o, srg_channel **ret);
 srg_channel *srg_channel_free(srg_channel *ch);
 /* Starts a call (any shape: the wrapper streams both ways; unary is send + close_send + recv).
  * deadline_ms: relative deadline for the whole call; 0 = none. */

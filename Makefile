@@ -1,0 +1,81 @@
+# ServiceRadar developer entry points. `make help` lists them.
+# The two that matter on a fresh machine: `make run` (the whole stack on this host) and
+# `make test` (everything CI runs). Both install what they need and are idempotent.
+
+SHELL := /bin/bash
+BUILD ?= build
+BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 20
+export SR_CACHE ?= $(HOME)/.cache/serviceradar
+export SR_NATS_SERVER ?= $(SR_CACHE)/rootfs-trixie/usr/sbin/nats-server
+export SR_TEST_PG ?= host=127.0.0.1 port=55432 user=postgres dbname=postgres
+
+.PHONY: help deps devdb devdb-stop build build-asan web generate check-generated check test test-unit \
+        test-asan test-e2e fuzz run bench-ingest bench-agent clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+deps: ## install the Debian packages the build and tests need (idempotent)
+	@scripts/deps.sh
+
+devdb: deps ## create (once) and start the dev PostgreSQL 17 on 127.0.0.1:55432
+	@scripts/devdb.sh start
+
+devdb-stop: ## stop the dev database
+	@scripts/devdb.sh stop
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DSR_WERROR=ON
+
+build: deps $(BUILD)/build.ninja ## build everything into build/ (binaries in build/bin)
+	ninja -C $(BUILD) -j$(JOBS)
+
+$(BUILD_ASAN)/build.ninja:
+	CC=clang cmake -S . -B $(BUILD_ASAN) -G Ninja -DSR_WERROR=ON -DSR_SANITIZE=ON
+
+build-asan: deps $(BUILD_ASAN)/build.ninja ## build with ASan + UBSan (clang) into build-asan/
+	ninja -C $(BUILD_ASAN) -j$(JOBS)
+
+web: deps ## build the web UI into web/dist
+	@scripts/web.sh build
+
+generate: ## regenerate protobuf-c code (committed) and the web API client
+	cd proto && rm -rf gen && mkdir gen && protoc-c --c_out=gen serviceradar/agent/v1/agent.proto
+	@scripts/web.sh generate
+
+check-generated: ## fail when generated code differs from what `make generate` makes
+	@scripts/check-generated.sh
+
+check: build ## static checks: banned functions, cppcheck
+	@scripts/check-src.sh $(BUILD)
+
+test-unit: build devdb ## unit + integration tests (ctest) in the normal build
+	ctest --test-dir $(BUILD) --output-on-failure -j2
+
+test-asan: build-asan devdb ## the same suite under ASan + UBSan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j2
+
+test-e2e: build devdb web ## end-to-end: the three binaries as processes, faults, and the browser test
+	python3 -m pytest -v tests/e2e
+
+fuzz: deps ## build the libFuzzer targets and run each for FUZZ_SECONDS
+	@scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+test: check-generated check test-unit test-asan fuzz test-e2e ## everything CI runs
+	@echo "make test: all suites passed"
+
+run: build devdb web ## run the whole stack on this host (Ctrl-C stops it)
+	@scripts/run.sh $(BUILD)
+
+bench-ingest: build devdb ## benchmark: simulated agents -> gateway -> JetStream -> core -> PostgreSQL
+	@scripts/bench-ingest.sh $(BUILD)
+
+bench-agent: build devdb ## benchmark: the agent's idle footprint over 2 minutes
+	@scripts/bench-agent.sh $(BUILD)
+
+clean: ## remove build trees
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) web/dist

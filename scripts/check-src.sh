@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Static checks over our C sources: banned functions, then cppcheck over the build's
+# compile_commands.json. Generated code (proto/gen) is exempt.
+#   scripts/check-src.sh BUILD_DIR
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+dirs=(src tests fuzz bench)
+fail=0
+banned='\b(sprintf|vsprintf|strcpy|strcat|atoi|atol|strtok|gets)[[:space:]]*\('
+if hits=$(grep -rnE "$banned" --include='*.c' --include='*.h' "${dirs[@]}" 2>/dev/null); then
+    echo "check-src: banned functions (use snprintf, sr_parse_*, strtok_r with bounds):" >&2
+    echo "$hits" >&2
+    fail=1
+fi
+# strtol family only inside the checked parsers
+if hits=$(grep -rnE '\bstrto(l|ll|ul|ull|d)[[:space:]]*\(' --include='*.c' "${dirs[@]}" 2>/dev/null \
+          | grep -v '^src/lib/base/sr_parse.c:'); then
+    echo "check-src: raw strtol/strtod outside src/lib/base/sr_parse.c (use sr_parse_*):" >&2
+    echo "$hits" >&2
+    fail=1
+fi
+[ $fail -eq 0 ] && echo "check-src: no banned functions"
+if [ -f "$build/compile_commands.json" ]; then
+    echo "check-src: cppcheck"
+    cppcheck --project="$build/compile_commands.json" -q --enable=warning,portability \
+        --inline-suppr --error-exitcode=1 -i"$PWD/proto/gen" --suppress='*:*/proto/gen/*' \
+        --suppress=missingIncludeSystem -j "$(nproc)" --cppcheck-build-dir="$build" 2>&1 | tail -40
+    rc=${PIPESTATUS[0]}
+    [ "$rc" -eq 0 ] || { echo "check-src: cppcheck found problems" >&2; fail=1; }
+    [ "$rc" -eq 0 ] && echo "check-src: cppcheck clean"
+fi
+exit $fail

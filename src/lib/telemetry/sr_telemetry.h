@@ -1,0 +1,53 @@
+/* sr_telemetry: the shared rules for agent telemetry batches (UploadBatch).
+ *
+ * The gateway validates every batch before it reaches JetStream; the core decodes the same
+ * bytes. Limits are part of the contract (docs/internals/contracts.md). Library code: returns
+ * 0 or a negative errno and writes a lowercase message naming the problem into err. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "serviceradar/agent/v1/agent.pb-c.h"
+
+#define SR_TELEMETRY_MAX_POINTS 10000
+#define SR_TELEMETRY_MAX_NAME_BYTES 128
+#define SR_TELEMETRY_MAX_DIM_BYTES 256
+#define SR_TELEMETRY_MAX_HOSTNAME_BYTES 255
+/* Longest agent id accepted in a message id (a certificate CN is at most 64 bytes). */
+#define SR_TELEMETRY_MAX_AGENT_ID_BYTES 255
+/* "<agent_id>:<epoch>:<seq>" with two u64 in decimal. */
+#define SR_TELEMETRY_MSG_ID_MAX (SR_TELEMETRY_MAX_AGENT_ID_BYTES + 2 * 21 + 1)
+
+typedef Serviceradar__Agent__V1__UploadBatch sr_upload_batch;
+
+/* Checks a decoded batch: metrics payload present, seq > 0, at most max_points points
+ * (0 or more than SR_TELEMETRY_MAX_POINTS means SR_TELEMETRY_MAX_POINTS), non-empty names,
+ * string lengths within the limits and valid UTF-8, finite values, and agent_id empty or equal
+ * to identity (identity NULL skips that check).
+ * Returns 0, -EINVAL (malformed; err names the problem and the seq) or -EPERM (agent_id
+ * differs from identity). */
+int sr_telemetry_validate(const sr_upload_batch *b, const char *identity, size_t max_points, char *err,
+                          size_t errlen);
+
+/* Counts the points of a packed UploadBatch without decoding it (a cheap guard that bounds
+ * the memory a decode can take). Returns 0 and the count, or -EBADMSG when the wire format is
+ * broken at the level it looks at. */
+int sr_telemetry_count_points(const uint8_t *buf, size_t len, size_t *ret_points);
+
+/* A reusable decoder: protobuf-c allocations go to an arena that is reset on every decode,
+ * so a stream of batches costs no malloc per string or point once warmed up. One decoder per
+ * thread. */
+typedef struct sr_telemetry_decoder sr_telemetry_decoder;
+
+int sr_telemetry_decoder_new(sr_telemetry_decoder **ret);
+sr_telemetry_decoder *sr_telemetry_decoder_free(sr_telemetry_decoder *d);
+
+/* Decodes and validates one packed UploadBatch. On success *ret points into the decoder and
+ * stays valid until the next decode or free. Returns 0, -EBADMSG (not a valid UploadBatch),
+ * -EINVAL, -EPERM (as sr_telemetry_validate) or -ENOMEM. */
+int sr_telemetry_decode(sr_telemetry_decoder *d, const uint8_t *buf, size_t len, const char *identity,
+                        size_t max_points, const sr_upload_batch **ret, char *err, size_t errlen);
+
+/* Writes the JetStream message id "<agent_id>:<epoch>:<seq>" into buf. Returns 0, -EINVAL
+ * (empty or over-long agent_id) or -ENOBUFS. */
+int sr_telemetry_msg_id(const char *agent_id, uint64_t epoch, uint64_t seq, char *buf, size_t buflen);
