@@ -5,7 +5,6 @@
 SHELL := /bin/bash
 BUILD ?= build
 BUILD_ASAN ?= build-asan
-BUILD_FUZZ ?= build-fuzz
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 export SR_CACHE ?= $(HOME)/.cache/serviceradar
@@ -34,9 +33,9 @@ build: deps $(BUILD)/build.ninja ## build everything into build/ (binaries in bu
 	ninja -C $(BUILD) -j$(JOBS)
 
 $(BUILD_ASAN)/build.ninja:
-	CC=clang cmake -S . -B $(BUILD_ASAN) -G Ninja -DSR_WERROR=ON -DSR_SANITIZE=ON
+	CC=clang cmake -S . -B $(BUILD_ASAN) -G Ninja -DSR_WERROR=ON -DSR_SANITIZE=ON -DSR_FUZZ=ON
 
-build-asan: deps $(BUILD_ASAN)/build.ninja ## build with ASan + UBSan (clang) into build-asan/
+build-asan: deps $(BUILD_ASAN)/build.ninja ## build with ASan + UBSan (clang) into build-asan/, fuzzers included
 	ninja -C $(BUILD_ASAN) -j$(JOBS)
 
 web: deps ## build the web UI into web/dist
@@ -62,8 +61,8 @@ test-asan: build-asan devdb ## the same suite under ASan + UBSan
 test-e2e: build devdb web ## end-to-end: the three binaries as processes, faults, and the browser test
 	python3 -m pytest -v tests/e2e
 
-fuzz: deps ## build the libFuzzer targets and run each for FUZZ_SECONDS
-	@scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+fuzz: build-asan ## run each libFuzzer target for FUZZ_SECONDS on a copy of its corpus
+	@scripts/fuzz.sh $(BUILD_ASAN) $(FUZZ_SECONDS)
 
 test: check-generated check test-unit test-asan fuzz test-e2e ## everything CI runs
 	@echo "make test: all suites passed"
@@ -78,4 +77,4 @@ bench-agent: build devdb ## benchmark: the agent's idle footprint over 2 minutes
 	@scripts/bench-agent.sh $(BUILD)
 
 clean: ## remove build trees
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) web/dist
+	rm -rf $(BUILD) $(BUILD_ASAN) web/dist

@@ -6,7 +6,7 @@ PKGS=(build-essential cmake ninja-build pkg-config git ca-certificates curl open
       libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libnats-dev libpq-dev
       libmicrohttpd-dev libjansson-dev libcmocka-dev libssl-dev libcurl4-openssl-dev
       clang llvm libfuzzer-14-dev libclang-rt-14-dev cppcheck clang-tidy valgrind
-      nats-server debootstrap chromium python3 python3-pytest nodejs npm)
+      nats-server debootstrap chromium postgresql-client python3 python3-pytest nodejs npm)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
