@@ -4,3 +4,8 @@ if(SR_SANITIZE)
   add_compile_options(${SR_SAN_FLAGS} -O1 -g)
   add_link_options(${SR_SAN_FLAGS})
 endif()
+# SR_FUZZ=ON: coverage instrumentation for every object, so libFuzzer sees inside our libraries
+# (the fuzz binaries add -fsanitize=fuzzer at link time).
+if(SR_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()

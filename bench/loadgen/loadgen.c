@@ -38,6 +38,7 @@ typedef struct {
     const opts *o;
     int index;
     char id[64];
+    char hostname[64]; /* same text as id, writable for protobuf-c */
     int64_t *sent_ms;  /* [batches+1], send time per seq */
     int64_t *seen_ms;  /* [batches+1], first time queryable */
     int visible;       /* batches seen in the database */
@@ -47,13 +48,14 @@ typedef struct {
 } agent;
 
 static atomic_int stop_flag;
+static char metric_name[] = "bench.value"; /* protobuf-c fields are char *, not const */
 
 static void on_signal(int sig) {
     (void)sig;
     atomic_store(&stop_flag, 1);
 }
 
-static int pack_batch(const agent *a, uint64_t seq, uint8_t **ret, size_t *ret_len) {
+static int pack_batch(agent *a, uint64_t seq, uint8_t **ret, size_t *ret_len) {
     const opts *o = a->o;
     Serviceradar__Agent__V1__MetricPoint *pts = calloc((size_t)o->points, sizeof(*pts));
     Serviceradar__Agent__V1__MetricPoint **pp = calloc((size_t)o->points, sizeof(*pp));
@@ -67,18 +69,18 @@ static int pack_batch(const agent *a, uint64_t seq, uint8_t **ret, size_t *ret_l
     for (int k = 0; k < o->points; k++) {
         serviceradar__agent__v1__metric_point__init(&pts[k]);
         snprintf(dims[k], 16, "d%d", k);
-        pts[k].name = (char *)"bench.value";
+        pts[k].name = metric_name;
         pts[k].dim = dims[k];
         pts[k].value = (double)(seq * 1000 + (uint64_t)k);
         pts[k].time_unix_ms = o->time_base + (int64_t)seq;
         pp[k] = &pts[k];
     }
     Serviceradar__Agent__V1__MetricsBatch mb = SERVICERADAR__AGENT__V1__METRICS_BATCH__INIT;
-    mb.hostname = (char *)a->id;
+    mb.hostname = a->hostname;
     mb.n_points = (size_t)o->points;
     mb.points = pp;
     Serviceradar__Agent__V1__UploadBatch ub = SERVICERADAR__AGENT__V1__UPLOAD_BATCH__INIT;
-    ub.agent_id = (char *)a->id;
+    ub.agent_id = a->hostname;
     ub.epoch = o->epoch;
     ub.seq = seq;
     ub.created_unix_ms = sr_now_unix_ms();
@@ -312,6 +314,7 @@ int main(int argc, char **argv) {
         agents[i].o = &o;
         agents[i].index = i + 1;
         snprintf(agents[i].id, sizeof(agents[i].id), "%s-%d", o.prefix, i + 1);
+        snprintf(agents[i].hostname, sizeof(agents[i].hostname), "%s", agents[i].id);
         agents[i].sent_ms = calloc((size_t)o.batches + 1, sizeof(int64_t));
         agents[i].seen_ms = calloc((size_t)o.batches + 1, sizeof(int64_t));
     }

@@ -21,5 +21,8 @@ typedef struct {
  * stats must outlive the API; nc may be NULL (then command endpoints answer 503). */
 int sr_api_start(const sr_api_config *cfg, sr_core_stats *stats, natsConnection *nc, sr_api **ret);
 
+/* The TCP port the server listens on (useful with port 0), or a negative errno. */
+int sr_api_port(const sr_api *api);
+
 /* Stops and frees; accepts NULL; returns NULL. */
 sr_api *sr_api_free(sr_api *api);

@@ -88,7 +88,8 @@ int sr_pki_agent_id_valid(const char *id);
 
 /* Creates a one-time enrollment token for agent_id valid for ttl_seconds (1 .. SR_PKI_TOKEN_TTL_MAX).
  * Writes the token (SR_PKI_TOKEN_LEN base64url characters) into ret_token (size >= SR_PKI_TOKEN_SIZE,
- * else -ENOBUFS). Only SHA-256(token) is stored, in dir/tokens/. -EINVAL: bad agent_id or ttl. */
+ * else -ENOBUFS). Only SHA-256(token) is stored, in dir/tokens/. -EINVAL: bad agent_id or ttl;
+ * -ENOENT: no CA in dir. */
 int sr_pki_token_create(const char *dir, const char *agent_id, int64_t ttl_seconds, char *ret_token,
                         size_t size);
 
@@ -100,7 +101,7 @@ int sr_pki_token_create(const char *dir, const char *agent_id, int64_t ttl_secon
  *   -ENOENT       unknown or already used token
  *   -ETIME        token expired (it is deleted)
  *   -EFBIG, -EBADMSG, -EKEYREJECTED, -EPERM   the CSR was refused, as for sr_pki_sign_csr()
- *   -EIO          the token file is corrupt
+ *   -EIO          the token file is corrupt, or the CA in dir is missing or unreadable
  * Suggested HTTP mapping: -EINVAL, -EFBIG, -EBADMSG, -EKEYREJECTED, -EPERM -> 400; -ENOENT, -ETIME ->
  * 403; anything else -> 500. */
 int sr_pki_token_redeem(const char *dir, const char *token, const char *csr_pem, size_t len, int days,

@@ -13,6 +13,9 @@
 
 #include "sr_telemetry.h"
 
+/* protobuf-c fields are char *; the tests point them at literals they never modify. */
+#define S(x) ((char *)(uintptr_t)(x))
+
 typedef struct {
     sr_upload_batch b;
     Serviceradar__Agent__V1__MetricsBatch m;
@@ -32,16 +35,16 @@ static fixture *fx_new(size_t n) {
     assert_non_null(f->ptrs);
     for (size_t i = 0; i < n; i++) {
         serviceradar__agent__v1__metric_point__init(&f->pts[i]);
-        f->pts[i].name = (char *)"cpu.usage_pct";
-        f->pts[i].dim = (char *)"total";
+        f->pts[i].name = S("cpu.usage_pct");
+        f->pts[i].dim = S("total");
         f->pts[i].value = (double)i;
         f->pts[i].time_unix_ms = 1700000000000 + (int64_t)i;
         f->ptrs[i] = &f->pts[i];
     }
-    f->m.hostname = (char *)"host-a";
+    f->m.hostname = S("host-a");
     f->m.n_points = n;
     f->m.points = f->ptrs;
-    f->b.agent_id = (char *)"agent-1";
+    f->b.agent_id = S("agent-1");
     f->b.epoch = 42;
     f->b.seq = 7;
     f->b.payload_case = SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_METRICS;
@@ -73,10 +76,10 @@ static void test_valid(void **state) {
     char err[256] = "";
     assert_int_equal(validate(f, "agent-1", err, sizeof(err)), 0);
     assert_int_equal(validate(f, NULL, err, sizeof(err)), 0);
-    f->b.agent_id = (char *)""; /* informational field may be empty */
+    f->b.agent_id = S(""); /* informational field may be empty */
     assert_int_equal(validate(f, "agent-1", err, sizeof(err)), 0);
-    f->m.hostname = (char *)"";
-    f->pts[0].dim = (char *)"";
+    f->m.hostname = S("");
+    f->pts[0].dim = S("");
     assert_int_equal(validate(f, "agent-1", err, sizeof(err)), 0);
     fx_free(f);
 }
@@ -134,10 +137,10 @@ static void test_string_limits(void **state) {
     assert_int_equal(validate(f, "agent-1", err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "point 1"));
     assert_non_null(strstr(err, "metric name is 129 bytes (limit 128)"));
-    f->pts[1].name = (char *)"";
+    f->pts[1].name = S("");
     assert_int_equal(validate(f, "agent-1", err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "empty"));
-    f->pts[1].name = (char *)"x";
+    f->pts[1].name = S("x");
 
     memset(big, 'd', sizeof(big));
     big[SR_TELEMETRY_MAX_DIM_BYTES] = '\0';
@@ -147,7 +150,7 @@ static void test_string_limits(void **state) {
     big[SR_TELEMETRY_MAX_DIM_BYTES + 1] = '\0';
     assert_int_equal(validate(f, "agent-1", err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "dim is 257 bytes"));
-    f->pts[0].dim = (char *)"total";
+    f->pts[0].dim = S("total");
 
     memset(big, 'h', sizeof(big));
     big[SR_TELEMETRY_MAX_HOSTNAME_BYTES] = '\0';
@@ -164,12 +167,12 @@ static void test_utf8(void **state) {
     (void)state;
     char err[256] = "";
     fixture *f = fx_new(1);
-    f->pts[0].dim = (char *)"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
+    f->pts[0].dim = S("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
     assert_int_equal(validate(f, "agent-1", err, sizeof(err)), 0);
     static const char *const bad[] = {"\xff", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "a\xc3",
                                       "\xe2\x82"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        f->pts[0].dim = (char *)bad[i];
+        f->pts[0].dim = S(bad[i]);
         assert_int_equal(validate(f, "agent-1", err, sizeof(err)), -EINVAL);
         assert_non_null(strstr(err, "UTF-8"));
     }
@@ -197,7 +200,7 @@ static void test_identity_mismatch(void **state) {
     (void)state;
     char err[256] = "";
     fixture *f = fx_new(1);
-    f->b.agent_id = (char *)"agent-2";
+    f->b.agent_id = S("agent-2");
     assert_int_equal(validate(f, "agent-1", err, sizeof(err)), -EPERM);
     assert_non_null(strstr(err, "agent-2"));
     assert_non_null(strstr(err, "agent-1"));
@@ -261,7 +264,7 @@ static void test_decode_errors(void **state) {
     fx_free(f);
 
     f = fx_new(2);
-    f->b.agent_id = (char *)"someone-else";
+    f->b.agent_id = S("someone-else");
     buf = pack(&f->b, &len);
     assert_int_equal(sr_telemetry_decode(d, buf, len, "agent-1", 0, &out, err, sizeof(err)), -EPERM);
     free(buf);

@@ -1,0 +1,395 @@
+/* serviceradar-agent: collects host telemetry on a fixed schedule into the on-disk spool; the
+ * transport drains the spool to the gateway. See docs/internals/agent.md. */
+#include "sr_agent_batch.h"
+#include "sr_agent_config.h"
+#include "sr_agent_identity.h"
+#include "sr_cleanup.h"
+#include "sr_collector.h"
+#include "sr_log.h"
+#include "sr_spool.h"
+#include "sr_time.h"
+
+#ifdef SR_AGENT_HAVE_TRANSPORT
+#include "sr_transport.h"
+#endif
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define ONCE_WINDOW_MS 1000
+
+typedef struct {
+    const sr_collector *desc;
+    void *state;
+    int last_err; /* logged once per change */
+} active_collector;
+
+typedef struct {
+    const sr_agent_settings *settings;
+    const sr_agent_config *cfg;
+    active_collector *collectors;
+    size_t n_collectors;
+    const char *capabilities[16];
+    sr_points points;
+    char hostname[256];
+    char agent_id[256];
+    sr_spool *spool;
+    uint64_t dropped_logged;
+} agent;
+
+static void usage(FILE *out) {
+    fputs("usage: serviceradar-agent [-c FILE] [--check-config | --print-default-config | --once | --version]\n"
+          "  -c, --config FILE         configuration file (default " SR_AGENT_DEFAULT_CONFIG " when present)\n"
+          "      --check-config        validate the configuration, print the effective one, exit 0 or 1\n"
+          "      --print-default-config  print a sample configuration with every default\n"
+          "      --once                collect one sample (rates over 1 s), print it as JSON lines, exit\n"
+          "      --version             print the version\n",
+          out);
+}
+
+static void collectors_free(agent *a) {
+    for (size_t i = 0; i < a->n_collectors; i++)
+        if (a->collectors[i].state)
+            a->collectors[i].desc->free(a->collectors[i].state);
+    free(a->collectors);
+    a->collectors = NULL;
+    a->n_collectors = 0;
+}
+
+static int collectors_init(agent *a) {
+    size_t n = sr_agent_settings_collector_count(a->settings);
+    a->collectors = calloc(n ? n : 1, sizeof(*a->collectors));
+    if (!a->collectors)
+        return -ENOMEM;
+    sr_collector_env env = {.proc_root = a->cfg->proc_root, .sys_root = a->cfg->sys_root};
+    size_t ncap = 0;
+    for (size_t i = 0; i < n; i++) {
+        const sr_collector *c = sr_agent_settings_collector(a->settings, i);
+        if (!sr_agent_settings_collector_enabled(a->settings, i)) {
+            sr_info("collector %s disabled by configuration", c->name);
+            continue;
+        }
+        void *state = NULL;
+        int r = c->init(sr_agent_settings_collector_config(a->settings, i), &env, &state);
+        if (r < 0) {
+            sr_error("could not start collector %s: %s", c->name, strerror(-r));
+            return r;
+        }
+        a->collectors[a->n_collectors++] = (active_collector){.desc = c, .state = state};
+        if (ncap + 1 < SR_ARRAY_SIZE(a->capabilities))
+            a->capabilities[ncap++] = c->name;
+    }
+    a->capabilities[ncap] = NULL;
+    return 0;
+}
+
+static void collect_all(agent *a) {
+    sr_points_clear(&a->points);
+    sr_collect_time t = {.unix_ms = sr_now_unix_ms(), .mono_ms = sr_mono_ms()};
+    for (size_t i = 0; i < a->n_collectors; i++) {
+        active_collector *c = &a->collectors[i];
+        int r = c->desc->collect(c->state, &t, &a->points);
+        if (r < 0 && r != c->last_err) {
+            if (r == -ENOSPC)
+                sr_warn("collector %s: point limit (%d per batch) reached, points left out", c->desc->name,
+                        SR_POINTS_MAX);
+            else
+                sr_warn("collector %s could not read everything: %s", c->desc->name, strerror(-r));
+        } else if (r == 0 && c->last_err != 0) {
+            sr_info("collector %s recovered", c->desc->name);
+        }
+        c->last_err = r < 0 ? r : 0;
+    }
+}
+
+static void collect_and_spool(agent *a) {
+    collect_all(a);
+    if (a->points.n == 0)
+        return;
+    uint64_t seq;
+    int r = sr_spool_next_seq(a->spool, &seq);
+    if (r < 0) {
+        sr_error("could not allocate a batch seq: %s", strerror(-r));
+        return;
+    }
+    sr_agent_batch_info info = {
+        .agent_id = a->agent_id,
+        .epoch = sr_spool_epoch(a->spool),
+        .seq = seq,
+        .created_unix_ms = sr_now_unix_ms(),
+        .hostname = a->hostname,
+    };
+    _cleanup_free_ uint8_t *buf = NULL;
+    size_t len = 0;
+    r = sr_agent_batch_pack(&info, &a->points, &buf, &len);
+    if (r == 0)
+        r = sr_spool_append(a->spool, seq, buf, len);
+    if (r < 0) {
+        sr_error("could not spool batch %" PRIu64 " (%zu points): %s", seq, a->points.n, strerror(-r));
+        return;
+    }
+    sr_debug("spooled batch %" PRIu64 ": %zu points, %zu bytes", seq, a->points.n, len);
+    sr_spool_stats st;
+    sr_spool_get_stats(a->spool, &st);
+    if (st.dropped_records > a->dropped_logged) {
+        sr_warn("spool full: %" PRIu64 " oldest batches (%" PRIu64 " bytes) dropped so far", st.dropped_records,
+                st.dropped_bytes);
+        a->dropped_logged = st.dropped_records;
+    }
+}
+
+static int run_once(agent *a) {
+    collect_all(a); /* primes the counters: rates need two samples */
+    int64_t until = sr_mono_ms() + ONCE_WINDOW_MS;
+    for (int64_t now; (now = sr_mono_ms()) < until;)
+        (void)sr_sleep_ms(until - now);
+    collect_all(a);
+    return sr_points_write_json(&a->points, stdout) < 0 || fflush(stdout) != 0 ? 1 : 0;
+}
+
+static int make_signalfd(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* Collects at start and then every interval on a monotonic grid (no drift; missed ticks are
+ * skipped, not bunched). Returns when SIGINT or SIGTERM arrives. */
+static void main_loop(agent *a, int sfd) {
+    const int64_t interval = a->cfg->interval_ms;
+    int64_t next = sr_mono_ms();
+    for (;;) {
+        int64_t now = sr_mono_ms();
+        if (now >= next) {
+            collect_and_spool(a);
+            next += interval;
+            now = sr_mono_ms();
+            if (next <= now)
+                next += ((now - next) / interval + 1) * interval;
+        }
+        int64_t wait = next - now;
+        struct pollfd pfd = {.fd = sfd, .events = POLLIN};
+        int r = poll(&pfd, 1, wait > INT_MAX ? INT_MAX : (int)wait);
+        if (r < 0 && errno != EINTR) {
+            sr_error("could not wait for signals: %s", strerror(errno));
+            return;
+        }
+        if (r > 0 && (pfd.revents & POLLIN)) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                sr_info("signal %u received, stopping", si.ssi_signo);
+                return;
+            }
+        }
+    }
+}
+
+static int resolve_hostname(agent *a) {
+    if (a->cfg->hostname[0]) {
+        snprintf(a->hostname, sizeof(a->hostname), "%s", a->cfg->hostname);
+        return 0;
+    }
+    if (gethostname(a->hostname, sizeof(a->hostname) - 1) < 0)
+        return -errno;
+    a->hostname[sizeof(a->hostname) - 1] = '\0';
+    return 0;
+}
+
+static int run_daemon(agent *a) {
+    const sr_agent_config *cfg = a->cfg;
+    int r = sr_agent_identity_cn(cfg->tls_cert_file, a->agent_id, sizeof(a->agent_id));
+    if (r < 0) {
+        sr_error("could not read the agent id (certificate common name) from %s: %s", cfg->tls_cert_file,
+                 r == -EBADMSG ? "no PEM certificate" : r == -ENODATA ? "no common name" : strerror(-r));
+        return 1;
+    }
+    r = resolve_hostname(a);
+    if (r < 0) {
+        sr_error("could not get the host name: %s", strerror(-r));
+        return 1;
+    }
+    char spool_dir[PATH_MAX];
+    int n = snprintf(spool_dir, sizeof(spool_dir), "%s/spool", cfg->data_dir);
+    if (n < 0 || (size_t)n >= sizeof(spool_dir)) {
+        sr_error("could not open the spool: data_dir too long");
+        return 1;
+    }
+    r = sr_spool_open(spool_dir, cfg->spool_max_bytes, &a->spool);
+    if (r < 0) {
+        sr_error("could not open the spool in %s: %s", spool_dir, strerror(-r));
+        return 1;
+    }
+    sr_spool_stats st;
+    sr_spool_get_stats(a->spool, &st);
+    a->dropped_logged = st.dropped_records;
+    sr_info("agent %s (%s) starting: gateway %s, interval %" PRId64 " ms, spool %s (%" PRIu64 " batches pending, "
+            "epoch %" PRIu64 ")",
+            a->agent_id, a->hostname, cfg->gateway, cfg->interval_ms, spool_dir, st.records,
+            sr_spool_epoch(a->spool));
+
+    _cleanup_close_ int sfd = make_signalfd();
+    if (sfd < 0) {
+        sr_error("could not create a signalfd: %s", strerror(errno));
+        a->spool = sr_spool_free(a->spool);
+        return 1;
+    }
+#ifdef SR_AGENT_HAVE_TRANSPORT
+    srg_global_init();
+    sr_transport_config tc = {
+        .gateway = cfg->gateway,
+        .server_name = cfg->gateway_server_name[0] ? cfg->gateway_server_name : NULL,
+        .tls = {.ca_file = cfg->tls_ca_file, .cert_file = cfg->tls_cert_file, .key_file = cfg->tls_key_file},
+        .agent_id = a->agent_id,
+        .hostname = a->hostname,
+        .agent_version = SR_VERSION,
+        .capabilities = a->capabilities,
+        .heartbeat_ms = cfg->heartbeat_ms,
+        .backoff_min_ms = 500,
+        .backoff_max_ms = 30000,
+        .call_timeout_ms = 30000,
+        .upload_max_records = (uint32_t)cfg->upload_max_records,
+        .upload_max_bytes = 3u * 1024 * 1024,
+    };
+    sr_transport *tr = NULL;
+    r = sr_transport_start(&tc, a->spool, &tr);
+    if (r < 0) {
+        sr_error("could not start the transport to %s: %s", cfg->gateway, strerror(-r));
+        a->spool = sr_spool_free(a->spool);
+        srg_global_shutdown();
+        return 1;
+    }
+#else
+    sr_warn("built without the transport: batches stay in the spool");
+#endif
+    main_loop(a, sfd);
+#ifdef SR_AGENT_HAVE_TRANSPORT
+    sr_spool_wakeup(a->spool);
+    tr = sr_transport_free(tr);
+    srg_global_shutdown();
+#endif
+    sr_spool_get_stats(a->spool, &st);
+    sr_info("stopped: %" PRIu64 " batches pending in the spool", st.records);
+    a->spool = sr_spool_free(a->spool);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    /* Before any thread exists (and before gRPC starts): SIGINT/SIGTERM are taken with a
+     * signalfd in the main loop, and every thread inherits the blocked mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    enum { OPT_CHECK = 256, OPT_PRINT_DEFAULT, OPT_ONCE, OPT_VERSION };
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, OPT_CHECK},
+        {"print-default-config", no_argument, NULL, OPT_PRINT_DEFAULT},
+        {"once", no_argument, NULL, OPT_ONCE},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL;
+    bool check = false, print_default = false, once = false;
+    int o;
+    while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case OPT_CHECK:
+            check = true;
+            break;
+        case OPT_PRINT_DEFAULT:
+            print_default = true;
+            break;
+        case OPT_ONCE:
+            once = true;
+            break;
+        case OPT_VERSION:
+            printf("serviceradar-agent %s\n", SR_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    sr_log_init("agent", SR_LOG_INFO);
+    sr_agent_settings *settings = NULL;
+    int r = sr_agent_settings_new(NULL, &settings);
+    if (r < 0) {
+        fprintf(stderr, "serviceradar-agent: could not build the configuration table: %s\n", strerror(-r));
+        return 1;
+    }
+    int rc = 1;
+    agent a = {.settings = settings, .cfg = sr_agent_settings_config(settings)};
+    if (print_default) {
+        sr_agent_settings_print_doc(settings, stdout);
+        rc = fflush(stdout) == 0 ? 0 : 1;
+        goto out;
+    }
+    if (!config_path && access(SR_AGENT_DEFAULT_CONFIG, F_OK) == 0)
+        config_path = SR_AGENT_DEFAULT_CONFIG;
+    char err[512];
+    if (config_path && sr_agent_settings_load(settings, config_path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "serviceradar-agent: %s\n", err);
+        goto out;
+    }
+    if (sr_agent_settings_validate(settings, err, sizeof(err)) < 0) {
+        fprintf(stderr, "serviceradar-agent: %s%s%s\n", config_path ? config_path : "", config_path ? ": " : "",
+                err);
+        goto out;
+    }
+    if (check) {
+        printf("# effective configuration (%s)\n", config_path ? config_path : "defaults");
+        sr_agent_settings_dump(settings, stdout);
+        char cn[256];
+        int cr = sr_agent_identity_cn(a.cfg->tls_cert_file, cn, sizeof(cn));
+        if (cr == 0)
+            printf("# agent id (certificate common name): %s\n", cn);
+        else
+            printf("# agent id: certificate %s not usable yet (%s)\n", a.cfg->tls_cert_file,
+                   cr == -EBADMSG ? "no PEM certificate" : cr == -ENODATA ? "no common name" : strerror(-cr));
+        printf("# configuration ok\n");
+        rc = fflush(stdout) == 0 ? 0 : 1;
+        goto out;
+    }
+    sr_log_level lvl = SR_LOG_INFO;
+    (void)sr_log_level_parse(a.cfg->log_level, &lvl);
+    sr_log_init("agent", lvl);
+    sr_points_init(&a.points, 0);
+    if (collectors_init(&a) < 0)
+        goto out;
+    if (a.n_collectors == 0)
+        sr_warn("no collector enabled: nothing will be reported");
+    rc = once ? run_once(&a) : run_daemon(&a);
+out:
+    collectors_free(&a);
+    sr_points_done(&a.points);
+    sr_agent_settings_free(settings);
+    return rc;
+}

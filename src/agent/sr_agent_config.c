@@ -1,0 +1,242 @@
+#include "sr_agent_config.h"
+
+#include "sr_cleanup.h"
+#include "sr_log.h"
+#include "sr_parse.h"
+
+#include <errno.h>
+#include <stdalign.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Keep in step with deploy/agent/serviceradar-agent.conf.example (a test compares them). */
+static const sr_config_entry agent_entries[] = {
+    {"gateway.address", SR_CFG_STRING, offsetof(sr_agent_config, gateway), "127.0.0.1:50052", 0, 0,
+     "gateway to connect to, host:port ([v6]:port for IPv6 literals)"},
+    {"gateway.server_name", SR_CFG_STRING, offsetof(sr_agent_config, gateway_server_name), "", 0, 0,
+     "name expected in the gateway certificate; empty: the host part of gateway.address"},
+    {"tls.ca_file", SR_CFG_STRING, offsetof(sr_agent_config, tls_ca_file), "/etc/serviceradar/certs/ca.pem", 0, 0,
+     "PEM bundle of the CA that signed the gateway certificate"},
+    {"tls.cert_file", SR_CFG_STRING, offsetof(sr_agent_config, tls_cert_file), "/etc/serviceradar/certs/agent.pem",
+     0, 0, "this agent's certificate (PEM); its common name is the agent id"},
+    {"tls.key_file", SR_CFG_STRING, offsetof(sr_agent_config, tls_key_file), "/etc/serviceradar/certs/agent-key.pem",
+     0, 0, "this agent's private key (PEM)"},
+    {"data_dir", SR_CFG_STRING, offsetof(sr_agent_config, data_dir), "/var/lib/serviceradar/agent", 0, 0,
+     "state directory; the spool of unacknowledged batches lives in <data_dir>/spool"},
+    {"interval", SR_CFG_DURATION, offsetof(sr_agent_config, interval_ms), "15s", 1000, 3600000,
+     "collection interval"},
+    {"heartbeat_interval", SR_CFG_DURATION, offsetof(sr_agent_config, heartbeat_ms), "15s", 1000, 3600000,
+     "heartbeat interval on the control stream"},
+    {"spool.max_bytes", SR_CFG_SIZE, offsetof(sr_agent_config, spool_max_bytes), "256M", 1048576,
+     INT64_C(68719476736), "disk space for unacknowledged batches; when full the oldest are dropped"},
+    {"upload.max_records", SR_CFG_INT, offsetof(sr_agent_config, upload_max_records), "64", 1, 10000,
+     "batches sent in one Upload call"},
+    {"proc_root", SR_CFG_STRING, offsetof(sr_agent_config, proc_root), "/proc", 0, 0,
+     "where procfs is mounted (e.g. /host/proc in a container)"},
+    {"sys_root", SR_CFG_STRING, offsetof(sr_agent_config, sys_root), "/sys", 0, 0,
+     "where sysfs is mounted (e.g. /host/sys in a container)"},
+    {"hostname", SR_CFG_STRING, offsetof(sr_agent_config, hostname), "", 0, 0,
+     "host name reported with metrics; empty: the system host name"},
+    {"log_level", SR_CFG_STRING, offsetof(sr_agent_config, log_level), "info", 0, 0,
+     "debug, info, warn or error"},
+};
+
+#define ENABLED_HELP_MAX 200
+
+struct sr_agent_settings {
+    sr_config_table table;
+    sr_config_entry *entries;
+    char **owned;   /* keys and help strings made here */
+    size_t n_owned;
+    void *obj;      /* sr_agent_config, then one area per collector */
+    const sr_collector *const *collectors;
+    size_t n_collectors;
+    size_t *area;   /* offset of each collector's area: int enabled, then its config */
+    size_t *cfg_at; /* offset of each collector's config struct */
+};
+
+static size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+static char *own(sr_agent_settings *s, char *str) {
+    if (str)
+        s->owned[s->n_owned++] = str;
+    return str;
+}
+
+sr_agent_settings *sr_agent_settings_free(sr_agent_settings *s) {
+    if (!s)
+        return NULL;
+    if (s->obj)
+        sr_config_free(&s->table, s->obj);
+    free(s->obj);
+    for (size_t i = 0; i < s->n_owned; i++)
+        free(s->owned[i]);
+    free(s->owned);
+    free(s->entries);
+    free(s->area);
+    free(s->cfg_at);
+    free(s);
+    return NULL;
+}
+
+int sr_agent_settings_new(const sr_collector *const *collectors, sr_agent_settings **ret) {
+    if (!collectors)
+        collectors = sr_collector_registry();
+    sr_agent_settings *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->collectors = collectors;
+    while (collectors[s->n_collectors])
+        s->n_collectors++;
+    size_t n = SR_ARRAY_SIZE(agent_entries);
+    for (size_t i = 0; i < s->n_collectors; i++)
+        n += 1 + collectors[i]->n_config;
+    s->entries = calloc(n, sizeof(*s->entries));
+    s->owned = calloc(2 * s->n_collectors + 1, sizeof(*s->owned));
+    s->area = calloc(s->n_collectors + 1, sizeof(*s->area));
+    s->cfg_at = calloc(s->n_collectors + 1, sizeof(*s->cfg_at));
+    if (!s->entries || !s->owned || !s->area || !s->cfg_at)
+        goto nomem;
+
+    const size_t al = alignof(max_align_t);
+    size_t size = align_up(sizeof(sr_agent_config), al);
+    size_t k = 0;
+    for (size_t i = 0; i < SR_ARRAY_SIZE(agent_entries); i++)
+        s->entries[k++] = agent_entries[i];
+    for (size_t i = 0; i < s->n_collectors; i++) {
+        const sr_collector *c = collectors[i];
+        s->area[i] = size;
+        s->cfg_at[i] = size + al;
+        size = align_up(s->cfg_at[i] + c->config_size, al);
+        size_t klen = strlen(c->name) + sizeof(".enabled");
+        char *key = own(s, malloc(klen));
+        char *help = own(s, malloc(ENABLED_HELP_MAX));
+        if (!key || !help)
+            goto nomem;
+        snprintf(key, klen, "%s.enabled", c->name);
+        snprintf(help, ENABLED_HELP_MAX, "run the %s collector (%s)", c->name, c->help ? c->help : c->name);
+        s->entries[k++] = (sr_config_entry){key, SR_CFG_BOOL, s->area[i], "true", 0, 0, help};
+        for (size_t j = 0; j < c->n_config; j++) {
+            s->entries[k] = c->config[j];
+            s->entries[k].offset += s->cfg_at[i];
+            k++;
+        }
+    }
+    s->table = (sr_config_table){s->entries, k};
+    s->obj = calloc(1, size);
+    if (!s->obj)
+        goto nomem;
+    int r = sr_config_defaults(&s->table, s->obj);
+    if (r < 0) {
+        sr_agent_settings_free(s);
+        return r;
+    }
+    *ret = s;
+    return 0;
+nomem:
+    sr_agent_settings_free(s);
+    return -ENOMEM;
+}
+
+int sr_agent_settings_load(sr_agent_settings *s, const char *path, char *err, size_t errlen) {
+    return sr_config_load_file(&s->table, s->obj, path, err, errlen);
+}
+
+int sr_agent_settings_parse(sr_agent_settings *s, const char *name, const char *buf, size_t len, char *err,
+                            size_t errlen) {
+    return sr_config_parse(&s->table, s->obj, name, buf, len, err, errlen);
+}
+
+int sr_agent_split_address(const char *addr, char *host, size_t hostlen, unsigned *ret_port) {
+    const char *colon, *hs, *he;
+    if (addr[0] == '[') {
+        const char *rb = strchr(addr, ']');
+        if (!rb || rb[1] != ':')
+            return -EINVAL;
+        hs = addr + 1;
+        he = rb;
+        colon = rb + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (!colon || memchr(addr, ':', (size_t)(colon - addr)))
+            return -EINVAL; /* bare IPv6 needs brackets */
+        hs = addr;
+        he = colon;
+    }
+    size_t hl = (size_t)(he - hs);
+    if (hl == 0 || hl >= hostlen)
+        return -EINVAL;
+    for (const char *c = hs; c < he; c++)
+        if (*c == ' ' || *c == '/' || (unsigned char)*c < 0x21)
+            return -EINVAL;
+    int64_t port;
+    if (sr_parse_i64(colon + 1, 1, 65535, &port) < 0)
+        return -EINVAL;
+    memcpy(host, hs, hl);
+    host[hl] = '\0';
+    *ret_port = (unsigned)port;
+    return 0;
+}
+
+int sr_agent_settings_validate(const sr_agent_settings *s, char *err, size_t errlen) {
+    const sr_agent_config *c = s->obj;
+    char host[256];
+    unsigned port;
+    if (sr_agent_split_address(c->gateway, host, sizeof(host), &port) < 0) {
+        snprintf(err, errlen, "invalid value \"%s\" for gateway.address: expected host:port", c->gateway);
+        return -EINVAL;
+    }
+    sr_log_level lvl;
+    if (sr_log_level_parse(c->log_level, &lvl) < 0) {
+        snprintf(err, errlen, "invalid value \"%s\" for log_level: expected debug, info, warn or error",
+                 c->log_level);
+        return -EINVAL;
+    }
+    const struct {
+        const char *key, *value;
+        int absolute;
+    } paths[] = {
+        {"data_dir", c->data_dir, 1},          {"proc_root", c->proc_root, 1},
+        {"sys_root", c->sys_root, 1},          {"tls.ca_file", c->tls_ca_file, 0},
+        {"tls.cert_file", c->tls_cert_file, 0}, {"tls.key_file", c->tls_key_file, 0},
+    };
+    for (size_t i = 0; i < SR_ARRAY_SIZE(paths); i++) {
+        if (!paths[i].value[0] || (paths[i].absolute && paths[i].value[0] != '/')) {
+            snprintf(err, errlen, "invalid value \"%s\" for %s: expected %s path", paths[i].value, paths[i].key,
+                     paths[i].absolute ? "an absolute" : "a");
+            return -EINVAL;
+        }
+        if (strlen(paths[i].value) > 1024) {
+            snprintf(err, errlen, "invalid value for %s: path longer than 1024 bytes", paths[i].key);
+            return -EINVAL;
+        }
+    }
+    if (strlen(c->hostname) > SR_POINT_DIM_MAX - 1) {
+        snprintf(err, errlen, "invalid value for hostname: longer than 255 bytes");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+const sr_agent_config *sr_agent_settings_config(const sr_agent_settings *s) { return s->obj; }
+const sr_config_table *sr_agent_settings_table(const sr_agent_settings *s) { return &s->table; }
+void sr_agent_settings_dump(const sr_agent_settings *s, FILE *out) { sr_config_dump(&s->table, s->obj, out); }
+
+void sr_agent_settings_print_doc(const sr_agent_settings *s, FILE *out) {
+    fputs("# serviceradar-agent configuration (" SR_AGENT_DEFAULT_CONFIG ").\n"
+          "# Generated by `serviceradar-agent --print-default-config`: every key with its default.\n"
+          "# Format: key = value; durations 500ms/15s/2m/1h; sizes 64k/100M/2G.\n\n",
+          out);
+    sr_config_print_doc(&s->table, out);
+}
+
+size_t sr_agent_settings_collector_count(const sr_agent_settings *s) { return s->n_collectors; }
+const sr_collector *sr_agent_settings_collector(const sr_agent_settings *s, size_t i) { return s->collectors[i]; }
+
+int sr_agent_settings_collector_enabled(const sr_agent_settings *s, size_t i) {
+    return *(const int *)(const void *)((const char *)s->obj + s->area[i]);
+}
+
+const void *sr_agent_settings_collector_config(const sr_agent_settings *s, size_t i) {
+    return (const char *)s->obj + s->cfg_at[i];
+}

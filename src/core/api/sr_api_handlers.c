@@ -1,0 +1,512 @@
+/* Endpoints backed by PostgreSQL (and NATS, the CA): hosts, metrics, commands, enrollment,
+ * readiness. Every statement is a constant string with parameters. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "sr_api_internal.h"
+#include "sr_cleanup.h"
+#include "sr_parse.h"
+#include "sr_pki.h"
+#include "sr_time.h"
+
+#define SR_API_ENROLL_DAYS 365
+
+/* ---- SQL ---- */
+
+#define MS(col) "floor(extract(epoch from " col ") * 1000)::bigint"
+#define FROM_MS(p) "(timestamptz 'epoch' + " p "::bigint * interval '1 millisecond')"
+
+static const char q_select_one[] = "SELECT 1";
+static const char q_migrations_applied[] =
+    "SELECT to_regclass('public.schema_migrations') IS NOT NULL AS present";
+static const char q_migrations_count[] = "SELECT count(*) FROM schema_migrations";
+
+#define HOST_COLUMNS                                                                                                   \
+    "agent_id, hostname, status, " MS("first_seen") ", " MS("last_seen") ", agent_version, os, arch, kernel, "        \
+                                                                         "array_to_json(capabilities)::text, "        \
+                                                                         "gateway, " MS("status_changed_at")
+
+static const char q_hosts[] = "SELECT " HOST_COLUMNS " FROM hosts ORDER BY agent_id LIMIT $1";
+static const char q_host[] = "SELECT " HOST_COLUMNS " FROM hosts WHERE agent_id = $1";
+static const char q_host_exists[] = "SELECT 1 FROM hosts WHERE agent_id = $1";
+
+/* $1 agent_id, $2 name, $3 step seconds, $4 from ms, $5 to ms, $6 row limit [, $7 dim] */
+static const char q_metrics_all_dims[] =
+    "SELECT dim, " MS("time_bucket($3::bigint * interval '1 second', time)") " AS t, "
+    "avg(value), min(value), max(value) FROM metrics "
+    "WHERE agent_id = $1 AND name = $2 AND time >= " FROM_MS("$4") " AND time < " FROM_MS("$5") " "
+    "GROUP BY 1, 2 ORDER BY 1, 2 LIMIT $6";
+static const char q_metrics_one_dim[] =
+    "SELECT dim, " MS("time_bucket($3::bigint * interval '1 second', time)") " AS t, "
+    "avg(value), min(value), max(value) FROM metrics "
+    "WHERE agent_id = $1 AND name = $2 AND dim = $7 AND time >= " FROM_MS("$4") " AND time < " FROM_MS("$5") " "
+    "GROUP BY 1, 2 ORDER BY 1, 2 LIMIT $6";
+
+static const char q_metric_names[] =
+    "SELECT name, array_to_json(array_agg(DISTINCT dim ORDER BY dim))::text FROM metrics "
+    "WHERE agent_id = $1 AND time >= now() - interval '24 hours' GROUP BY name ORDER BY name LIMIT $2";
+
+/* $1 command_id, $2 agent_id, $3 type, $4 payload (JSON text), $5 issued ms, $6 deadline ms */
+static const char q_command_insert[] =
+    "INSERT INTO commands (command_id, agent_id, type, payload, issued_at, deadline_at, status, updated_at) "
+    "VALUES ($1, $2, $3, $4::jsonb, " FROM_MS("$5") ", " FROM_MS("$6") ", 'pending', now())";
+static const char q_command_failed[] =
+    "UPDATE commands SET status = 'failed', result = $2::jsonb, updated_at = now() "
+    "WHERE command_id = $1 AND status = 'pending'";
+static const char q_command_get[] =
+    "SELECT command_id, agent_id, type, payload::text, status, " MS("issued_at") ", " MS("deadline_at") ", " MS(
+        "updated_at") ", result::text FROM commands WHERE command_id = $1";
+
+/* ---- helpers ---- */
+
+typedef struct {
+    sr_api *api;
+    PGconn *conn;
+} db_lease;
+
+static void db_lease_release(db_lease *l) {
+    if (l->conn)
+        sr_api_pool_release(l->api->pool, l->conn);
+    l->conn = NULL;
+}
+
+static void pqclearp(PGresult **r) {
+    if (*r)
+        PQclear(*r);
+}
+#define _cleanup_pgresult_ _cleanup_(pqclearp)
+
+/* Takes a pool connection; on failure answers 503 itself and returns -1 with *done set. */
+static int db_get(sr_api *api, struct MHD_Connection *c, db_lease *l, enum MHD_Result *done) {
+    char err[256] = "";
+    l->api = api;
+    l->conn = NULL;
+    int r = sr_api_pool_acquire(api->pool, SR_API_DB_WAIT_MS, &l->conn, err, sizeof(err));
+    if (r < 0) {
+        *done = sr_api_reply_error(api, c, MHD_HTTP_SERVICE_UNAVAILABLE, "database unavailable: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* 503 when the connection broke, 500 otherwise; the message names what failed. */
+static enum MHD_Result db_fail(sr_api *api, struct MHD_Connection *c, db_lease *l, const char *what) {
+    if (PQstatus(l->conn) != CONNECTION_OK)
+        return sr_api_reply_error(api, c, MHD_HTTP_SERVICE_UNAVAILABLE, "could not %s: database unavailable", what);
+    return sr_api_reply_error(api, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "could not %s: database error", what);
+}
+
+static PGresult *exec_params(PGconn *conn, const char *sql, int n, const char *const *vals) {
+    return PQexecParams(conn, sql, n, NULL, vals, NULL, NULL, 0);
+}
+
+static json_t *time_or_null(const PGresult *r, int row, int col) {
+    if (PQgetisnull(r, row, col))
+        return json_null();
+    int64_t ms;
+    char buf[40];
+    if (sr_parse_i64(PQgetvalue(r, row, col), INT64_MIN, INT64_MAX, &ms) < 0 ||
+        sr_api_time_format(ms, buf, sizeof(buf)) < 0)
+        return json_null();
+    return json_string(buf);
+}
+
+static json_t *text_col(const PGresult *r, int row, int col) {
+    return json_string(PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
+}
+
+/* JSON text from the database (jsonb::text, array_to_json): parsed, or fallback when NULL. */
+static json_t *json_col(const PGresult *r, int row, int col, json_t *fallback) {
+    if (PQgetisnull(r, row, col))
+        return fallback;
+    json_t *j = json_loads(PQgetvalue(r, row, col), JSON_DECODE_ANY, NULL);
+    if (!j)
+        return fallback;
+    json_decref(fallback);
+    return j;
+}
+
+static json_t *number_or_null(const char *s) {
+    double d;
+    return sr_parse_double(s, &d) == 0 ? json_real(d) : json_null();
+}
+
+static json_t *host_from_row(const PGresult *r, int i) {
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "agent_id", text_col(r, i, 0), "hostname",
+                     text_col(r, i, 1), "status", text_col(r, i, 2), "first_seen", time_or_null(r, i, 3), "last_seen",
+                     time_or_null(r, i, 4), "agent_version", text_col(r, i, 5), "os", text_col(r, i, 6), "arch",
+                     text_col(r, i, 7), "kernel", text_col(r, i, 8), "capabilities",
+                     json_col(r, i, 9, json_array()), "gateway", text_col(r, i, 10), "status_changed_at",
+                     time_or_null(r, i, 11));
+}
+
+/* ---- hosts ---- */
+
+enum MHD_Result sr_api_get_hosts(sr_api *api, struct MHD_Connection *c) {
+    enum MHD_Result done;
+    _cleanup_(db_lease_release) db_lease l = {0};
+    if (db_get(api, c, &l, &done) < 0)
+        return done;
+    char lim[24];
+    (void)snprintf(lim, sizeof(lim), "%d", SR_API_MAX_ROWS);
+    const char *vals[] = {lim};
+    _cleanup_pgresult_ PGresult *r = exec_params(l.conn, q_hosts, 1, vals);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return db_fail(api, c, &l, "list hosts");
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < PQntuples(r); i++)
+        if (json_array_append_new(arr, host_from_row(r, i)) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    return sr_api_reply_json(api, c, MHD_HTTP_OK, arr);
+}
+
+enum MHD_Result sr_api_get_host(sr_api *api, struct MHD_Connection *c, const sr_api_target *t) {
+    enum MHD_Result done;
+    _cleanup_(db_lease_release) db_lease l = {0};
+    if (db_get(api, c, &l, &done) < 0)
+        return done;
+    const char *vals[] = {t->id};
+    _cleanup_pgresult_ PGresult *r = exec_params(l.conn, q_host, 1, vals);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return db_fail(api, c, &l, "read host");
+    if (PQntuples(r) == 0)
+        return sr_api_reply_error(api, c, MHD_HTTP_NOT_FOUND, "unknown host: %s", t->id);
+    return sr_api_reply_json(api, c, MHD_HTTP_OK, host_from_row(r, 0));
+}
+
+/* 1 when the host exists, 0 when not, -1 on a database error. */
+static int host_exists(PGconn *conn, const char *agent_id) {
+    const char *vals[] = {agent_id};
+    _cleanup_pgresult_ PGresult *r = exec_params(conn, q_host_exists, 1, vals);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return -1;
+    return PQntuples(r) > 0;
+}
+
+/* ---- metrics ---- */
+
+enum MHD_Result sr_api_get_host_metrics(sr_api *api, struct MHD_Connection *c, const sr_api_target *t) {
+    char err[SR_API_ERR_MAX];
+    sr_api_metrics_query q;
+    if (sr_api_metrics_query_resolve(t, sr_now_unix_ms(), &q, err, sizeof(err)) < 0)
+        return sr_api_reply_error(api, c, MHD_HTTP_BAD_REQUEST, "%s", err);
+
+    enum MHD_Result done;
+    _cleanup_(db_lease_release) db_lease l = {0};
+    if (db_get(api, c, &l, &done) < 0)
+        return done;
+    int ex = host_exists(l.conn, t->id);
+    if (ex < 0)
+        return db_fail(api, c, &l, "read host");
+    if (ex == 0)
+        return sr_api_reply_error(api, c, MHD_HTTP_NOT_FOUND, "unknown host: %s", t->id);
+
+    char step[24], from[24], to[24], lim[24];
+    (void)snprintf(step, sizeof(step), "%" PRId64, q.step_s);
+    (void)snprintf(from, sizeof(from), "%" PRId64, q.from_ms);
+    (void)snprintf(to, sizeof(to), "%" PRId64, q.to_ms);
+    (void)snprintf(lim, sizeof(lim), "%d", SR_API_MAX_POINTS + 1);
+    const char *vals[] = {t->id, t->name, step, from, to, lim, t->dim};
+    _cleanup_pgresult_ PGresult *r = t->has_dim ? exec_params(l.conn, q_metrics_one_dim, 7, vals)
+                                                : exec_params(l.conn, q_metrics_all_dims, 6, vals);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return db_fail(api, c, &l, "query metrics");
+    db_lease_release(&l);
+    int n = PQntuples(r);
+    if (n > SR_API_MAX_POINTS)
+        return sr_api_reply_error(api, c, MHD_HTTP_BAD_REQUEST,
+                                  "too many points (over %d): choose a dim, raise step or shorten the range",
+                                  SR_API_MAX_POINTS);
+
+    char fbuf[40], tbuf[40];
+    (void)sr_api_time_format(q.from_ms, fbuf, sizeof(fbuf));
+    (void)sr_api_time_format(q.to_ms, tbuf, sizeof(tbuf));
+    json_t *series = json_array();
+    json_t *out = json_pack("{s:s,s:s,s:s,s:s,s:I,s:o}", "agent_id", t->id, "name", t->name, "from", fbuf, "to", tbuf,
+                            "step_s", (json_int_t)q.step_s, "series", series);
+    if (!out)
+        return sr_api_reply_json(api, c, MHD_HTTP_OK, NULL);
+    json_t *points = NULL;
+    const char *cur_dim = NULL;
+    for (int i = 0; i < n; i++) {
+        const char *dim = PQgetvalue(r, i, 0);
+        if (!cur_dim || strcmp(cur_dim, dim) != 0) {
+            points = json_array();
+            if (json_array_append_new(series, json_pack("{s:s,s:o}", "dim", dim, "points", points)) < 0)
+                goto oom;
+            cur_dim = dim;
+        }
+        int64_t tms;
+        if (sr_parse_i64(PQgetvalue(r, i, 1), INT64_MIN, INT64_MAX, &tms) < 0)
+            tms = 0;
+        json_t *pt = json_pack("[I,o,o,o]", (json_int_t)tms, number_or_null(PQgetvalue(r, i, 2)),
+                               number_or_null(PQgetvalue(r, i, 3)), number_or_null(PQgetvalue(r, i, 4)));
+        if (json_array_append_new(points, pt) < 0)
+            goto oom;
+    }
+    return sr_api_reply_json(api, c, MHD_HTTP_OK, out);
+oom:
+    json_decref(out);
+    return sr_api_reply_json(api, c, MHD_HTTP_OK, NULL);
+}
+
+enum MHD_Result sr_api_get_host_metric_names(sr_api *api, struct MHD_Connection *c, const sr_api_target *t) {
+    enum MHD_Result done;
+    _cleanup_(db_lease_release) db_lease l = {0};
+    if (db_get(api, c, &l, &done) < 0)
+        return done;
+    int ex = host_exists(l.conn, t->id);
+    if (ex < 0)
+        return db_fail(api, c, &l, "read host");
+    if (ex == 0)
+        return sr_api_reply_error(api, c, MHD_HTTP_NOT_FOUND, "unknown host: %s", t->id);
+    char lim[24];
+    (void)snprintf(lim, sizeof(lim), "%d", SR_API_MAX_ROWS);
+    const char *vals[] = {t->id, lim};
+    _cleanup_pgresult_ PGresult *r = exec_params(l.conn, q_metric_names, 2, vals);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return db_fail(api, c, &l, "list metric names");
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < PQntuples(r); i++) {
+        json_t *o = json_pack("{s:o,s:o}", "name", text_col(r, i, 0), "dims", json_col(r, i, 1, json_array()));
+        if (json_array_append_new(arr, o) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return sr_api_reply_json(api, c, MHD_HTTP_OK, arr);
+}
+
+/* ---- commands ---- */
+
+static int uuid_v4(char out[37]) {
+    unsigned char b[16];
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+        return -EIO;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+static json_t *parse_body(const sr_api_req *req, char *err, size_t errlen) {
+    if (!req->body || req->body_len == 0) {
+        (void)snprintf(err, errlen, "missing request body");
+        return NULL;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je);
+    if (!j) {
+        (void)snprintf(err, errlen, "invalid JSON body: %s (line %d, column %d)", je.text, je.line, je.column);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        (void)snprintf(err, errlen, "request body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+enum MHD_Result sr_api_post_command(sr_api *api, struct MHD_Connection *c, const sr_api_target *t,
+                                    const sr_api_req *req) {
+    char err[256];
+    json_t *body = parse_body(req, err, sizeof(err));
+    if (!body)
+        return sr_api_reply_error(api, c, MHD_HTTP_BAD_REQUEST, "%s", err);
+    json_t *jtype = json_object_get(body, "type");
+    json_t *jpayload = json_object_get(body, "payload");
+    if (!json_is_string(jtype) || !sr_api_command_type_valid(json_string_value(jtype))) {
+        json_decref(body);
+        return sr_api_reply_error(api, c, MHD_HTTP_BAD_REQUEST, "invalid type (expected a string [a-z_]{1,32})");
+    }
+    if (jpayload && !json_is_object(jpayload)) {
+        json_decref(body);
+        return sr_api_reply_error(api, c, MHD_HTTP_BAD_REQUEST, "invalid payload (expected a JSON object)");
+    }
+    _cleanup_free_ char *type = strdup(json_string_value(jtype));
+    _cleanup_free_ char *payload = jpayload ? json_dumps(jpayload, JSON_COMPACT) : strdup("{}");
+    json_decref(body);
+    if (!type || !payload)
+        return sr_api_reply_error(api, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    if (!api->nc)
+        return sr_api_reply_error(api, c, MHD_HTTP_SERVICE_UNAVAILABLE, "could not send command: NATS not configured");
+    if (natsConnection_IsClosed(api->nc))
+        return sr_api_reply_error(api, c, MHD_HTTP_SERVICE_UNAVAILABLE, "could not send command: NATS connection closed");
+
+    enum MHD_Result done;
+    _cleanup_(db_lease_release) db_lease l = {0};
+    if (db_get(api, c, &l, &done) < 0)
+        return done;
+    int ex = host_exists(l.conn, t->id);
+    if (ex < 0)
+        return db_fail(api, c, &l, "read host");
+    if (ex == 0)
+        return sr_api_reply_error(api, c, MHD_HTTP_NOT_FOUND, "unknown agent: %s", t->id);
+
+    char id[37];
+    if (uuid_v4(id) < 0)
+        return sr_api_reply_error(api, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "could not generate a command id");
+    int64_t issued = sr_now_unix_ms(), deadline = issued + SR_API_COMMAND_DEADLINE_MS;
+    char issued_s[24], deadline_s[24];
+    (void)snprintf(issued_s, sizeof(issued_s), "%" PRId64, issued);
+    (void)snprintf(deadline_s, sizeof(deadline_s), "%" PRId64, deadline);
+    const char *vals[] = {id, t->id, type, payload, issued_s, deadline_s};
+    {
+        _cleanup_pgresult_ PGresult *r = exec_params(l.conn, q_command_insert, 6, vals);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            return db_fail(api, c, &l, "store command");
+    }
+
+    json_t *msg = json_pack("{s:s,s:s,s:s,s:I,s:I}", "command_id", id, "type", type, "payload", payload,
+                            "issued_unix_ms", (json_int_t)issued, "deadline_unix_ms", (json_int_t)deadline);
+    _cleanup_free_ char *msg_s = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    json_decref(msg);
+    char subject[128];
+    (void)snprintf(subject, sizeof(subject), "commands.agent.%s", t->id);
+    natsStatus s = msg_s ? natsConnection_Publish(api->nc, subject, msg_s, (int)strlen(msg_s)) : NATS_NO_MEMORY;
+    if (s != NATS_OK) {
+        json_t *res = json_pack("{s:s}", "error", "could not publish the command on NATS");
+        _cleanup_free_ char *res_s = res ? json_dumps(res, JSON_COMPACT) : NULL;
+        json_decref(res);
+        const char *fvals[] = {id, res_s ? res_s : "{}"};
+        PQclear(exec_params(l.conn, q_command_failed, 2, fvals)); /* best effort: the caller gets 503 */
+        return sr_api_reply_error(api, c, MHD_HTTP_SERVICE_UNAVAILABLE, "could not publish command: %s",
+                                  natsStatus_GetText(s));
+    }
+    return sr_api_reply_json(api, c, MHD_HTTP_ACCEPTED, json_pack("{s:s}", "command_id", id));
+}
+
+enum MHD_Result sr_api_get_command(sr_api *api, struct MHD_Connection *c, const sr_api_target *t) {
+    enum MHD_Result done;
+    _cleanup_(db_lease_release) db_lease l = {0};
+    if (db_get(api, c, &l, &done) < 0)
+        return done;
+    const char *vals[] = {t->id};
+    _cleanup_pgresult_ PGresult *r = exec_params(l.conn, q_command_get, 1, vals);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return db_fail(api, c, &l, "read command");
+    if (PQntuples(r) == 0)
+        return sr_api_reply_error(api, c, MHD_HTTP_NOT_FOUND, "unknown command: %s", t->id);
+    json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "command_id", text_col(r, 0, 0), "agent_id",
+                          text_col(r, 0, 1), "type", text_col(r, 0, 2), "payload", json_col(r, 0, 3, json_object()),
+                          "status", text_col(r, 0, 4), "issued_at", time_or_null(r, 0, 5), "deadline_at",
+                          time_or_null(r, 0, 6), "updated_at", time_or_null(r, 0, 7), "result",
+                          json_col(r, 0, 8, json_null()));
+    return sr_api_reply_json(api, c, MHD_HTTP_OK, o);
+}
+
+/* ---- enrollment ---- */
+
+enum MHD_Result sr_api_post_enroll(sr_api *api, struct MHD_Connection *c, const sr_api_req *req) {
+    char err[256];
+    if (!api->pki_dir)
+        return sr_api_reply_error(api, c, MHD_HTTP_SERVICE_UNAVAILABLE, "enrollment not configured (no pki_dir)");
+    json_t *body = parse_body(req, err, sizeof(err));
+    if (!body)
+        return sr_api_reply_error(api, c, MHD_HTTP_BAD_REQUEST, "%s", err);
+    json_t *jtoken = json_object_get(body, "token"), *jcsr = json_object_get(body, "csr");
+    if (!json_is_string(jtoken) || !json_is_string(jcsr)) {
+        json_decref(body);
+        return sr_api_reply_error(api, c, MHD_HTTP_BAD_REQUEST, "token and csr must be strings");
+    }
+    char *cert = NULL, *ca = NULL;
+    int r = sr_pki_token_redeem(api->pki_dir, json_string_value(jtoken), json_string_value(jcsr),
+                                json_string_length(jcsr), SR_API_ENROLL_DAYS, &cert, &ca);
+    json_decref(body);
+    switch (r) {
+    case 0: {
+        json_t *o = json_pack("{s:s,s:s}", "certificate", cert, "ca", ca);
+        free(cert);
+        free(ca);
+        return sr_api_reply_json(api, c, MHD_HTTP_OK, o);
+    }
+    case -EINVAL:
+        return sr_api_reply_error(api, c, MHD_HTTP_BAD_REQUEST, "invalid token");
+    case -EFBIG:
+        return sr_api_reply_error(api, c, MHD_HTTP_BAD_REQUEST, "csr too large");
+    case -EBADMSG:
+        return sr_api_reply_error(api, c, MHD_HTTP_BAD_REQUEST, "csr is not a valid PEM certificate request");
+    case -EKEYREJECTED:
+        return sr_api_reply_error(api, c, MHD_HTTP_BAD_REQUEST,
+                                  "csr key not accepted (EC P-256 or RSA 2048-8192 bits)");
+    case -EPERM:
+        return sr_api_reply_error(api, c, MHD_HTTP_BAD_REQUEST,
+                                  "csr common name differs from the agent_id of the token");
+    case -ENOENT:
+        return sr_api_reply_error(api, c, MHD_HTTP_FORBIDDEN, "unknown or already used token");
+    case -ETIME:
+        return sr_api_reply_error(api, c, MHD_HTTP_GONE, "token expired");
+    default:
+        return sr_api_reply_error(api, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "could not issue certificate: %s",
+                                  strerror(-r));
+    }
+}
+
+/* ---- readiness ---- */
+
+enum MHD_Result sr_api_get_readyz(sr_api *api, struct MHD_Connection *c) {
+    char dbmsg[300] = "ok", migmsg[300] = "ok";
+    const char *natsmsg = "skipped", *ingestmsg = "ok";
+    int ready = 1;
+
+    PGconn *conn = NULL;
+    char err[256] = "";
+    if (sr_api_pool_acquire(api->pool, SR_API_DB_WAIT_MS, &conn, err, sizeof(err)) < 0) {
+        (void)snprintf(dbmsg, sizeof(dbmsg), "could not connect: %s", err);
+        (void)snprintf(migmsg, sizeof(migmsg), "unknown: database unavailable");
+        ready = 0;
+    } else {
+        PGresult *r = PQexec(conn, q_select_one);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            (void)snprintf(dbmsg, sizeof(dbmsg), "could not run SELECT 1");
+            (void)snprintf(migmsg, sizeof(migmsg), "unknown: database unavailable");
+            ready = 0;
+        }
+        PQclear(r);
+        if (ready) {
+            r = PQexec(conn, q_migrations_applied);
+            int present = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+                          strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+            PQclear(r);
+            if (present) {
+                r = PQexec(conn, q_migrations_count);
+                present = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+                          strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+                PQclear(r);
+            }
+            if (!present) {
+                (void)snprintf(migmsg, sizeof(migmsg), "no migrations applied");
+                ready = 0;
+            }
+        }
+        sr_api_pool_release(api->pool, conn);
+    }
+    if (api->nc) {
+        natsConnStatus ns = natsConnection_Status(api->nc);
+        natsmsg = ns == NATS_CONN_STATUS_CONNECTED ? "ok" : "not connected";
+        if (ns != NATS_CONN_STATUS_CONNECTED)
+            ready = 0;
+    }
+    if (!atomic_load_explicit(&api->stats->db_connected, memory_order_relaxed)) {
+        ingestmsg = "ingest not connected to the database";
+        ready = 0;
+    }
+    json_t *o = json_pack("{s:s,s:{s:s,s:s,s:s,s:s}}", "status", ready ? "ready" : "not_ready", "checks", "database",
+                          dbmsg, "migrations", migmsg, "nats", natsmsg, "ingest", ingestmsg);
+    return sr_api_reply_json(api, c, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, o);
+}

@@ -1,0 +1,39 @@
+/* serviceradar-core configuration: one declarative table (sr_config) for parsing,
+ * --check-config, --print-default-config and docs. */
+#pragma once
+#include <stdint.h>
+
+#include "sr_config.h"
+
+typedef struct {
+    char *data_dir;
+    char *log_level;
+    char *pg_conninfo;
+    char *migrations_dir;
+    char *nats_url;
+    char *nats_server_path;
+    int64_t nats_port;
+    int64_t telemetry_max_age_ms;
+    uint64_t telemetry_max_bytes;
+    int64_t agents_max_age_ms;
+    int64_t ingest_workers;
+    int64_t batch_size;
+    int64_t batch_wait_ms;
+    int64_t ack_wait_ms;
+    int64_t max_ack_pending;
+    int64_t offline_after_ms;
+    int64_t sweep_interval_ms;
+    char *http_listen;
+    char *web_root;
+    char *pki_dir;
+} sr_core_config;
+
+extern const sr_config_table sr_core_config_table;
+
+/* Defaults into *c (strings owned by c; release with sr_core_config_free). */
+int sr_core_config_defaults(sr_core_config *c);
+/* Cross-field checks after loading (e.g. a parseable log level). err gets the reason. */
+int sr_core_config_validate(const sr_core_config *c, char *err, size_t errlen);
+/* pki_dir, or <data_dir>/pki when empty, into out. */
+int sr_core_config_pki_dir(const sr_core_config *c, char *out, size_t outlen);
+void sr_core_config_free(sr_core_config *c);

@@ -1,0 +1,766 @@
+/* Metrics workers: TELEMETRY/core-metrics -> metrics (binary COPY), ingest_batches, hosts,
+ * dead_letters, one transaction per fetched batch, acknowledgements after the commit. */
+#include "sr_ingest.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sr_cleanup.h"
+#include "sr_ingest_copy.h"
+#include "sr_ingest_decode.h"
+#include "sr_ingest_int.h"
+#include "sr_log.h"
+#include "sr_parse.h"
+#include "sr_pg.h"
+#include "sr_streams.h"
+#include "sr_time.h"
+
+#define COPYBUF_MAX (64u * 1024 * 1024) /* a fetched batch is split into transactions above this */
+#define PARAM_MAX (16u * 1024 * 1024)
+
+static const char SQL_INSERT_BATCHES[] =
+    "INSERT INTO ingest_batches (agent_id, epoch, seq) "
+    "SELECT a, e, s FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS t(a, e, s) "
+    "ON CONFLICT DO NOTHING RETURNING agent_id, epoch, seq";
+static const char SQL_COPY_METRICS[] = "COPY metrics (time, agent_id, name, dim, value) FROM STDIN (FORMAT binary)";
+static const char SQL_UPSERT_HOSTS[] =
+    "INSERT INTO hosts AS h (agent_id, hostname, first_seen, last_seen, status, status_changed_at) "
+    "SELECT a, n, now(), LEAST(to_timestamp(t / 1000.0), now()), 'online', now() "
+    "FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(a, n, t) "
+    "ON CONFLICT (agent_id) DO UPDATE SET "
+    "hostname = CASE WHEN EXCLUDED.hostname <> '' THEN EXCLUDED.hostname ELSE h.hostname END, "
+    "last_seen = GREATEST(h.last_seen, EXCLUDED.last_seen), status = 'online', "
+    "status_changed_at = CASE WHEN h.status <> 'online' THEN now() ELSE h.status_changed_at END";
+static const char SQL_INSERT_DEAD[] =
+    "INSERT INTO dead_letters (stream, subject, stream_seq, reason, headers, payload) "
+    "VALUES ($1, $2, $3::bigint, $4, $5::jsonb, $6::bytea)";
+
+/* ---- small buffers ---- */
+
+void sr_textbuf_init(sr_textbuf *b, size_t max) {
+    memset(b, 0, sizeof(*b));
+    b->max = max;
+}
+void sr_textbuf_done(sr_textbuf *b) {
+    free(b->data);
+    memset(b, 0, sizeof(*b));
+}
+void sr_textbuf_reset(sr_textbuf *b) {
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+int sr_textbuf_put(sr_textbuf *b, const char *s, size_t len) {
+    if (len >= b->max || b->len >= b->max - len)
+        return -ENOBUFS;
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + len + 1)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (!d)
+            return -ENOMEM;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
+int sr_textbuf_put_array_elem(sr_textbuf *b, const char *s, size_t len) {
+    int r = sr_textbuf_put(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; r == 0 && i < len; i++) {
+        if (s[i] == '"' || s[i] == '\\') {
+            r = sr_textbuf_put(b, s + run, i - run);
+            if (r == 0)
+                r = sr_textbuf_put(b, "\\", 1);
+            run = i;
+        }
+    }
+    if (r == 0)
+        r = sr_textbuf_put(b, s + run, len - run);
+    if (r == 0)
+        r = sr_textbuf_put(b, "\"", 1);
+    return r;
+}
+
+void sr_ingest_utf8_sanitize(char *s) {
+    size_t len = strlen(s);
+    size_t i = 0;
+    while (i < len) {
+        size_t n = 1;
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            if (i + n > len || !sr_ingest_utf8_valid(s + i, n)) {
+                s[i] = '?';
+                n = 1;
+            }
+        }
+        i += n;
+    }
+}
+
+/* ---- shared by both workers ---- */
+
+void sr_ingest_wait(sr_ingest *ing, int64_t ms) {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&ing->lock);
+    while (!atomic_load(&ing->stop) && pthread_cond_timedwait(&ing->cond, &ing->lock, &until) != ETIMEDOUT)
+        ;
+    pthread_mutex_unlock(&ing->lock);
+}
+
+int sr_ingest_pg_ensure(sr_ingest *ing, PGconn **pg, int64_t *backoff_ms, const char *who) {
+    if (*pg && PQstatus(*pg) == CONNECTION_OK)
+        return 0;
+    *pg = sr_pg_close(*pg);
+    while (!atomic_load(&ing->stop)) {
+        char err[512];
+        if (sr_pg_connect(ing->conninfo, pg, err, sizeof(err)) == 0) {
+            if (*backoff_ms > 0)
+                sr_info("%s: database connection restored", who);
+            *backoff_ms = 0;
+            return 0;
+        }
+        *backoff_ms = *backoff_ms ? *backoff_ms * 2 : 250;
+        if (*backoff_ms > 5000)
+            *backoff_ms = 5000;
+        sr_warn("%s: could not connect to the database: %s (retrying in %" PRId64 " ms)", who, err, *backoff_ms);
+        sr_ingest_wait(ing, *backoff_ms);
+    }
+    return -ECANCELED;
+}
+
+static json_t *headers_json(natsMsg *msg) {
+    json_t *o = json_object();
+    const char **keys = NULL;
+    int n = 0;
+    if (!o || natsMsgHeader_Keys(msg, &keys, &n) != NATS_OK)
+        return o;
+    for (int i = 0; i < n && i < 64; i++) {
+        const char *v = NULL;
+        if (!keys[i] || !sr_ingest_utf8_valid(keys[i], strlen(keys[i])))
+            continue;
+        if (natsMsgHeader_Get(msg, keys[i], &v) != NATS_OK || !v)
+            continue;
+        size_t vl = strnlen(v, 4096);
+        json_t *js = sr_ingest_utf8_valid(v, vl) ? json_stringn(v, vl) : json_string("<not utf-8>");
+        if (js)
+            json_object_set_new(o, keys[i], js);
+    }
+    free((void *)keys);
+    return o;
+}
+
+int sr_ingest_dead_letter(PGconn *pg, natsMsg *msg, const char *stream, const char *reason, PGresult **ret_err) {
+    char seq[32] = "";
+    jsMsgMetaData *meta = NULL;
+    if (stream && *stream && natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+        snprintf(seq, sizeof(seq), "%" PRIu64, meta->Sequence.Stream);
+        jsMsgMetaData_Destroy(meta);
+    }
+    char subject[512];
+    snprintf(subject, sizeof(subject), "%s", natsMsg_GetSubject(msg) ? natsMsg_GetSubject(msg) : "");
+    sr_ingest_utf8_sanitize(subject);
+    char why[1024];
+    snprintf(why, sizeof(why), "%s", reason);
+    sr_ingest_utf8_sanitize(why);
+    json_t *h = headers_json(msg);
+    _cleanup_free_ char *hjson = h ? json_dumps(h, JSON_COMPACT) : NULL;
+    json_decref(h);
+    const char *params[6] = {stream ? stream : "", subject, seq[0] ? seq : NULL, why, hjson,
+                             natsMsg_GetData(msg) ? natsMsg_GetData(msg) : ""};
+    int lengths[6] = {0, 0, 0, 0, 0, natsMsg_GetDataLength(msg)};
+    int formats[6] = {0, 0, 0, 0, 0, 1};
+    PGresult *res = PQexecParams(pg, SQL_INSERT_DEAD, 6, NULL, params, lengths, formats, 0);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+        PQclear(res);
+        return 0;
+    }
+    *ret_err = res;
+    return -EIO;
+}
+
+/* ---- metrics worker ---- */
+
+typedef struct {
+    natsMsg *msg;
+    int dead;
+    int is_new;
+    char reason[256];
+    const char *agent_id; /* header value, lives as long as msg */
+    size_t agent_len;
+    uint64_t epoch, seq;
+    int64_t max_time_ms;
+    size_t n_points;
+    size_t off, len; /* tuples in the copy buffer */
+    char hostname[SR_TELEMETRY_MAX_HOSTNAME_BYTES + 1];
+} mentry;
+
+struct sr_metrics_worker {
+    sr_ingest *ing;
+    int index;
+    char name[32];
+    pthread_t thread;
+    int started;
+    jsCtx *js;
+    natsSubscription *sub;
+    PGconn *pg;
+    int64_t backoff_ms;
+    sr_telemetry_decoder *dec;
+    sr_copybuf copy;
+    mentry *e;
+    sr_textbuf p1, p2, p3;
+    int64_t next_stats_ms;
+};
+
+/* Classifies a failed statement: -EBADMSG when the data is at fault, -EIO otherwise. Logs once. */
+static int tx_error(sr_metrics_worker *w, PGresult *res, const char *what, char *err, size_t errlen) {
+    sr_pg_errmsg(w->pg, res, err, errlen);
+    int data = sr_pg_is_data_error(res);
+    if (res)
+        PQclear(res);
+    if (PQstatus(w->pg) == CONNECTION_OK && PQtransactionStatus(w->pg) != PQTRANS_IDLE)
+        (void)sr_pg_exec(w->pg, "ROLLBACK", NULL, 0);
+    if (!data)
+        sr_warn("%s: could not %s: %s", w->name, what, err);
+    return data ? -EBADMSG : -EIO;
+}
+
+static int put_i64(sr_textbuf *b, int64_t v, int first) {
+    char num[32];
+    int n = snprintf(num, sizeof(num), "%s%" PRId64, first ? "" : ",", v);
+    return sr_textbuf_put(b, num, (size_t)n);
+}
+
+static int insert_batches(sr_metrics_worker *w, size_t a, size_t b, char *err, size_t errlen) {
+    sr_textbuf_reset(&w->p1);
+    sr_textbuf_reset(&w->p2);
+    sr_textbuf_reset(&w->p3);
+    int r = sr_textbuf_put(&w->p1, "{", 1) | sr_textbuf_put(&w->p2, "{", 1) | sr_textbuf_put(&w->p3, "{", 1);
+    int first = 1;
+    for (size_t i = a; i < b && r == 0; i++) {
+        mentry *e = &w->e[i];
+        if (e->dead)
+            continue;
+        if (!first)
+            r |= sr_textbuf_put(&w->p1, ",", 1);
+        r |= sr_textbuf_put_array_elem(&w->p1, e->agent_id, e->agent_len);
+        r |= put_i64(&w->p2, (int64_t)e->epoch, first);
+        r |= put_i64(&w->p3, (int64_t)e->seq, first);
+        first = 0;
+    }
+    r |= sr_textbuf_put(&w->p1, "}", 1) | sr_textbuf_put(&w->p2, "}", 1) | sr_textbuf_put(&w->p3, "}", 1);
+    if (r != 0) {
+        snprintf(err, errlen, "batch keys over the parameter size limit");
+        (void)sr_pg_exec(w->pg, "ROLLBACK", NULL, 0);
+        return -ENOBUFS;
+    }
+    const char *params[3] = {w->p1.data, w->p2.data, w->p3.data};
+    PGresult *res = PQexecParams(w->pg, SQL_INSERT_BATCHES, 3, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return tx_error(w, res, "record ingest batches", err, errlen);
+    int rows = PQntuples(res);
+    for (int row = 0; row < rows; row++) {
+        const char *agent = PQgetvalue(res, row, 0);
+        int64_t epoch, seq;
+        if (sr_parse_i64(PQgetvalue(res, row, 1), INT64_MIN, INT64_MAX, &epoch) < 0 ||
+            sr_parse_i64(PQgetvalue(res, row, 2), INT64_MIN, INT64_MAX, &seq) < 0)
+            continue;
+        for (size_t i = a; i < b; i++) {
+            mentry *e = &w->e[i];
+            if (!e->dead && !e->is_new && (int64_t)e->seq == seq && (int64_t)e->epoch == epoch &&
+                strcmp(e->agent_id, agent) == 0) {
+                e->is_new = 1;
+                break;
+            }
+        }
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int copy_points(sr_metrics_worker *w, size_t a, size_t b, char *err, size_t errlen) {
+    PGresult *res = PQexec(w->pg, SQL_COPY_METRICS);
+    if (PQresultStatus(res) != PGRES_COPY_IN)
+        return tx_error(w, res, "start COPY into metrics", err, errlen);
+    PQclear(res);
+    sr_copybuf frame;
+    sr_copybuf_init(&frame, 64);
+    unsigned char fb[64];
+    frame.data = fb;
+    frame.cap = sizeof(fb);
+    (void)sr_copybuf_header(&frame);
+    int ok = PQputCopyData(w->pg, (const char *)frame.data, (int)frame.len) == 1;
+    /* Send runs of adjacent new entries in one call each. */
+    size_t i = a;
+    while (ok && i < b) {
+        if (!w->e[i].is_new || w->e[i].len == 0) {
+            i++;
+            continue;
+        }
+        size_t off = w->e[i].off, len = 0;
+        while (i < b && w->e[i].is_new && w->e[i].off == off + len) {
+            len += w->e[i].len;
+            i++;
+        }
+        while (ok && len > 0) {
+            size_t part = len > (1u << 30) ? (1u << 30) : len;
+            ok = PQputCopyData(w->pg, (const char *)w->copy.data + off, (int)part) == 1;
+            off += part;
+            len -= part;
+        }
+    }
+    frame.len = 0;
+    (void)sr_copybuf_trailer(&frame);
+    if (ok)
+        ok = PQputCopyData(w->pg, (const char *)frame.data, (int)frame.len) == 1;
+    if (PQputCopyEnd(w->pg, ok ? NULL : "client error") != 1)
+        return tx_error(w, NULL, "finish COPY into metrics", err, errlen);
+    res = PQgetResult(w->pg);
+    int st = PQresultStatus(res);
+    PGresult *extra;
+    while ((extra = PQgetResult(w->pg)) != NULL)
+        PQclear(extra);
+    if (st != PGRES_COMMAND_OK)
+        return tx_error(w, res, "COPY into metrics", err, errlen);
+    PQclear(res);
+    return 0;
+}
+
+static int upsert_hosts(sr_metrics_worker *w, size_t a, size_t b, char *err, size_t errlen) {
+    /* Distinct agents of the new batches, sorted so concurrent workers lock rows in one order. */
+    size_t idx[4096];
+    size_t n = 0;
+    for (size_t i = a; i < b && n < SR_ARRAY_SIZE(idx); i++) {
+        mentry *e = &w->e[i];
+        if (!e->is_new)
+            continue;
+        size_t j = 0;
+        while (j < n && strcmp(w->e[idx[j]].agent_id, e->agent_id) < 0)
+            j++;
+        if (j < n && strcmp(w->e[idx[j]].agent_id, e->agent_id) == 0) {
+            mentry *k = &w->e[idx[j]];
+            if (e->max_time_ms > k->max_time_ms)
+                k->max_time_ms = e->max_time_ms;
+            if (e->hostname[0])
+                memcpy(k->hostname, e->hostname, sizeof(k->hostname));
+            continue;
+        }
+        memmove(&idx[j + 1], &idx[j], (n - j) * sizeof(idx[0]));
+        idx[j] = i;
+        n++;
+    }
+    if (n == 0)
+        return 0;
+    sr_textbuf_reset(&w->p1);
+    sr_textbuf_reset(&w->p2);
+    sr_textbuf_reset(&w->p3);
+    int r = sr_textbuf_put(&w->p1, "{", 1) | sr_textbuf_put(&w->p2, "{", 1) | sr_textbuf_put(&w->p3, "{", 1);
+    int64_t now = sr_now_unix_ms();
+    for (size_t j = 0; j < n && r == 0; j++) {
+        mentry *e = &w->e[idx[j]];
+        if (j > 0)
+            r |= sr_textbuf_put(&w->p1, ",", 1) | sr_textbuf_put(&w->p2, ",", 1);
+        r |= sr_textbuf_put_array_elem(&w->p1, e->agent_id, e->agent_len);
+        r |= sr_textbuf_put_array_elem(&w->p2, e->hostname, strlen(e->hostname));
+        r |= put_i64(&w->p3, e->max_time_ms > 0 ? e->max_time_ms : now, j == 0);
+    }
+    r |= sr_textbuf_put(&w->p1, "}", 1) | sr_textbuf_put(&w->p2, "}", 1) | sr_textbuf_put(&w->p3, "}", 1);
+    if (r != 0) {
+        snprintf(err, errlen, "host list over the parameter size limit");
+        (void)sr_pg_exec(w->pg, "ROLLBACK", NULL, 0);
+        return -ENOBUFS;
+    }
+    const char *params[3] = {w->p1.data, w->p2.data, w->p3.data};
+    PGresult *res = PQexecParams(w->pg, SQL_UPSERT_HOSTS, 3, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        return tx_error(w, res, "update hosts", err, errlen);
+    PQclear(res);
+    return 0;
+}
+
+/* One transaction for entries [a, b): dead letters, batch keys, points, hosts. */
+static int flush_tx(sr_metrics_worker *w, size_t a, size_t b, char *err, size_t errlen) {
+    sr_core_stats *st = w->ing->stats;
+    int64_t t0 = sr_mono_ms();
+    PGresult *res = PQexec(w->pg, "BEGIN");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        return tx_error(w, res, "begin transaction", err, errlen);
+    PQclear(res);
+    size_t valid = 0, dead = 0;
+    for (size_t i = a; i < b; i++) {
+        mentry *e = &w->e[i];
+        e->is_new = 0;
+        if (!e->dead) {
+            valid++;
+            continue;
+        }
+        dead++;
+        PGresult *fail = NULL;
+        if (sr_ingest_dead_letter(w->pg, e->msg, SR_STREAM_TELEMETRY, e->reason, &fail) < 0)
+            return tx_error(w, fail, "insert dead letter", err, errlen);
+    }
+    size_t fresh = 0, points = 0;
+    if (valid > 0) {
+        int r = insert_batches(w, a, b, err, errlen);
+        if (r < 0)
+            return r;
+        for (size_t i = a; i < b; i++) {
+            if (w->e[i].is_new) {
+                fresh++;
+                points += w->e[i].n_points;
+            }
+        }
+        if (points > 0 && (r = copy_points(w, a, b, err, errlen)) < 0)
+            return r;
+        if (fresh > 0 && (r = upsert_hosts(w, a, b, err, errlen)) < 0)
+            return r;
+    }
+    res = PQexec(w->pg, "COMMIT");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        return tx_error(w, res, "commit", err, errlen);
+    PQclear(res);
+    atomic_fetch_add(&st->batches_committed, 1);
+    atomic_fetch_add(&st->commit_ms_sum, (uint64_t)(sr_mono_ms() - t0));
+    atomic_fetch_add(&st->points_written, points);
+    atomic_fetch_add(&st->duplicates_skipped, valid - fresh);
+    atomic_fetch_add(&st->dead_letters, dead);
+    return 0;
+}
+
+static void ack_range(sr_metrics_worker *w, size_t a, size_t b) {
+    sr_core_stats *st = w->ing->stats;
+    for (size_t i = a; i < b; i++) {
+        if (natsMsg_Ack(w->e[i].msg, NULL) == NATS_OK)
+            atomic_fetch_add(&st->messages_acked, 1);
+        else
+            atomic_fetch_add(&st->nats_errors, 1);
+    }
+}
+
+static void nak_range(sr_metrics_worker *w, size_t a, size_t b) {
+    for (size_t i = a; i < b; i++)
+        (void)natsMsg_NakWithDelay(w->e[i].msg, w->ing->cfg.nak_delay_ms, NULL);
+}
+
+/* Commits entries [a, b) and acknowledges them. When the database rejects the data of the
+ * batch, each message is retried alone and the one at fault is parked as a dead letter. */
+static int flush(sr_metrics_worker *w, size_t a, size_t b) {
+    if (a == b)
+        return 0;
+    char err[512];
+    int r = flush_tx(w, a, b, err, sizeof(err));
+    if (r == -EBADMSG || r == -ENOBUFS) {
+        for (size_t i = a; i < b && r != -EIO; i++) {
+            r = flush_tx(w, i, i + 1, err, sizeof(err));
+            if (r == -EBADMSG || r == -ENOBUFS) {
+                mentry *e = &w->e[i];
+                sr_warn("%s: database rejected message from agent %s, parking it: %s", w->name,
+                        e->dead ? "?" : e->agent_id, err);
+                e->dead = 1;
+                snprintf(e->reason, sizeof(e->reason), "database rejected: %.200s", err);
+                r = flush_tx(w, i, i + 1, err, sizeof(err));
+                if (r == -EBADMSG || r == -ENOBUFS) {
+                    sr_error("%s: could not park message as a dead letter, dropping it: %s", w->name, err);
+                    r = 0;
+                }
+            }
+            if (r == 0 && !atomic_load(&w->ing->abort))
+                ack_range(w, i, i + 1);
+        }
+        return r == 0 ? 0 : -EIO;
+    }
+    if (r < 0) {
+        atomic_fetch_add(&w->ing->stats->db_errors, 1);
+        return -EIO;
+    }
+    if (atomic_load(&w->ing->abort))
+        return -ECANCELED; /* simulated crash between commit and acknowledgement */
+    ack_range(w, a, b);
+    return 0;
+}
+
+static void decode_entry(sr_metrics_worker *w, mentry *e, int64_t now) {
+    const char *agent = NULL;
+    (void)natsMsgHeader_Get(e->msg, "Sr-Agent-Id", &agent);
+    sr_ingest_upload u;
+    int r = sr_ingest_decode_upload(natsMsg_GetData(e->msg), (size_t)natsMsg_GetDataLength(e->msg), agent, now,
+                                    w->dec, &u, e->reason, sizeof(e->reason));
+    if (r < 0) {
+        e->dead = 1;
+        return;
+    }
+    e->agent_id = u.agent_id;
+    e->agent_len = u.agent_id_len;
+    e->epoch = u.epoch;
+    e->seq = u.seq;
+    e->max_time_ms = u.max_time_ms;
+    e->n_points = u.n_points;
+    snprintf(e->hostname, sizeof(e->hostname), "%s", u.hostname);
+    e->off = w->copy.len;
+    r = sr_copybuf_append_upload(&w->copy, &u);
+    if (r == -ENOBUFS) {
+        e->len = SIZE_MAX; /* caller flushes what it has and retries */
+        return;
+    }
+    if (r < 0) {
+        e->dead = 1;
+        snprintf(e->reason, sizeof(e->reason), "could not encode points: %s", strerror(-r));
+        return;
+    }
+    e->len = w->copy.len - e->off;
+}
+
+static void hist_add(sr_core_stats *st, int n) {
+    int bucket = 0;
+    while (bucket < SR_BATCH_HIST_BUCKETS && (1 << bucket) < n)
+        bucket++;
+    atomic_fetch_add(&st->batch_size_hist[bucket], 1);
+    atomic_fetch_add(&st->batch_size_sum, (uint64_t)n);
+}
+
+static void process(sr_metrics_worker *w, natsMsgList *list) {
+    size_t n = (size_t)list->Count;
+    int64_t now = sr_now_unix_ms();
+    sr_copybuf_reset(&w->copy);
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        mentry *e = &w->e[i];
+        memset(e, 0, sizeof(*e));
+        e->msg = list->Msgs[i];
+        decode_entry(w, e, now);
+        if (!e->dead && e->len == SIZE_MAX) {
+            /* The copy buffer is full: commit what came before, then start over with this one. */
+            if (flush(w, start, i) < 0) {
+                if (!atomic_load(&w->ing->abort))
+                    nak_range(w, start, n);
+                return;
+            }
+            start = i;
+            sr_copybuf_reset(&w->copy);
+            memset(e, 0, sizeof(*e));
+            e->msg = list->Msgs[i];
+            decode_entry(w, e, now);
+            if (!e->dead && e->len == SIZE_MAX) {
+                e->dead = 1;
+                snprintf(e->reason, sizeof(e->reason), "points exceed the %u byte batch buffer", COPYBUF_MAX);
+            }
+        }
+    }
+    if (flush(w, start, n) < 0 && !atomic_load(&w->ing->abort))
+        nak_range(w, start, n);
+}
+
+static void read_consumer_info(sr_metrics_worker *w) {
+    int64_t now = sr_mono_ms();
+    if (w->index != 0 || now < w->next_stats_ms)
+        return;
+    w->next_stats_ms = now + w->ing->cfg.stats_interval_ms;
+    jsConsumerInfo *ci = NULL;
+    jsErrCode jerr = 0;
+    if (natsSubscription_GetConsumerInfo(&ci, w->sub, NULL, &jerr) == NATS_OK) {
+        atomic_store(&w->ing->stats->consumer_pending, (int64_t)ci->NumPending);
+        atomic_store(&w->ing->stats->consumer_ack_pending, ci->NumAckPending);
+        jsConsumerInfo_Destroy(ci);
+    }
+}
+
+static void *metrics_main(void *arg) {
+    sr_metrics_worker *w = arg;
+    sr_ingest *ing = w->ing;
+    sr_core_stats *st = ing->stats;
+    int64_t nats_backoff = 0;
+    while (!atomic_load(&ing->stop)) {
+        if (sr_ingest_pg_ensure(ing, &w->pg, &w->backoff_ms, w->name) < 0)
+            break;
+        if (w->index == 0)
+            atomic_store(&st->db_connected, 1);
+        natsMsgList list = {0};
+        jsErrCode jerr = 0;
+        natsStatus s = natsSubscription_Fetch(&list, w->sub, ing->cfg.batch_size, ing->cfg.batch_wait_ms, &jerr);
+        if (s == NATS_TIMEOUT) {
+            read_consumer_info(w);
+            continue;
+        }
+        if (s != NATS_OK) {
+            atomic_fetch_add(&st->nats_errors, 1);
+            nats_backoff = nats_backoff ? (nats_backoff * 2 > 5000 ? 5000 : nats_backoff * 2) : 100;
+            if (nats_backoff >= 1000)
+                sr_warn("%s: could not fetch from %s: %s", w->name, SR_CONSUMER_METRICS, natsStatus_GetText(s));
+            sr_ingest_wait(ing, nats_backoff);
+            continue;
+        }
+        nats_backoff = 0;
+        atomic_fetch_add(&st->messages_received, (uint64_t)list.Count);
+        hist_add(st, list.Count);
+        process(w, &list);
+        natsMsgList_Destroy(&list);
+        if (w->pg && PQstatus(w->pg) != CONNECTION_OK && w->index == 0)
+            atomic_store(&st->db_connected, 0);
+        if (atomic_load(&ing->abort))
+            break;
+        read_consumer_info(w);
+    }
+    return NULL;
+}
+
+static sr_metrics_worker *metrics_worker_free(sr_metrics_worker *w) {
+    if (!w)
+        return NULL;
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    if (w->sub) {
+        natsSubscription_Unsubscribe(w->sub); /* bound to the durable: the consumer stays */
+        natsSubscription_Destroy(w->sub);
+    }
+    jsCtx_Destroy(w->js);
+    sr_pg_close(w->pg);
+    sr_telemetry_decoder_free(w->dec);
+    sr_copybuf_done(&w->copy);
+    sr_textbuf_done(&w->p1);
+    sr_textbuf_done(&w->p2);
+    sr_textbuf_done(&w->p3);
+    free(w->e);
+    free(w);
+    return NULL;
+}
+
+static int metrics_worker_start(sr_ingest *ing, int index, sr_metrics_worker **ret) {
+    sr_metrics_worker *w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    w->ing = ing;
+    w->index = index;
+    snprintf(w->name, sizeof(w->name), "ingest-%d", index);
+    sr_copybuf_init(&w->copy, COPYBUF_MAX);
+    sr_textbuf_init(&w->p1, PARAM_MAX);
+    sr_textbuf_init(&w->p2, PARAM_MAX);
+    sr_textbuf_init(&w->p3, PARAM_MAX);
+    w->e = calloc((size_t)ing->cfg.batch_size, sizeof(*w->e));
+    int r = (!w->e || sr_telemetry_decoder_new(&w->dec) < 0) ? -ENOMEM : 0;
+    if (r == 0 && natsConnection_JetStream(&w->js, ing->nc, NULL) != NATS_OK)
+        r = -EIO;
+    if (r == 0) {
+        jsSubOptions so;
+        jsSubOptions_Init(&so);
+        so.Stream = SR_STREAM_TELEMETRY;
+        so.Consumer = SR_CONSUMER_METRICS;
+        so.ManualAck = true;
+        jsErrCode jerr = 0;
+        if (js_PullSubscribe(&w->sub, w->js, SR_SUBJECT_METRICS, SR_CONSUMER_METRICS, NULL, &so, &jerr) != NATS_OK)
+            r = -ENOENT;
+    }
+    if (r == 0) {
+        r = -pthread_create(&w->thread, NULL, metrics_main, w);
+        w->started = r == 0;
+    }
+    if (r < 0) {
+        metrics_worker_free(w);
+        return r;
+    }
+    *ret = w;
+    return 0;
+}
+
+/* ---- lifecycle ---- */
+
+static void request_stop(sr_ingest *ing) {
+    pthread_mutex_lock(&ing->lock);
+    atomic_store(&ing->stop, 1);
+    pthread_cond_broadcast(&ing->cond);
+    pthread_mutex_unlock(&ing->lock);
+}
+
+static void join_all(sr_ingest *ing) {
+    if (ing->stopped)
+        return;
+    for (int i = 0; i < ing->n_workers; i++)
+        ing->workers[i] = metrics_worker_free(ing->workers[i]);
+    ing->agents = sr_agents_worker_free(ing->agents);
+    ing->stopped = 1;
+}
+
+int sr_ingest_start(const sr_ingest_config *cfg, natsConnection *nc, sr_core_stats *stats, sr_ingest **ret) {
+    if (!cfg || !cfg->pg_conninfo || !nc || !stats || cfg->workers < 1 || cfg->workers > 64 || cfg->batch_size < 1 ||
+        cfg->batch_size > 4096 || cfg->batch_wait_ms < 1)
+        return -EINVAL;
+    sr_ingest *ing = calloc(1, sizeof(*ing));
+    if (!ing)
+        return -ENOMEM;
+    ing->cfg = *cfg;
+    if (ing->cfg.sweep_interval_ms <= 0)
+        ing->cfg.sweep_interval_ms = 5000;
+    if (ing->cfg.stats_interval_ms <= 0)
+        ing->cfg.stats_interval_ms = 5000;
+    if (ing->cfg.nak_delay_ms <= 0)
+        ing->cfg.nak_delay_ms = 1000;
+    if (ing->cfg.offline_after_ms <= 0)
+        ing->cfg.offline_after_ms = 45000;
+    ing->conninfo = strdup(cfg->pg_conninfo);
+    ing->nc = nc;
+    ing->stats = stats;
+    pthread_mutex_init(&ing->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ing->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    ing->workers = calloc((size_t)cfg->workers, sizeof(*ing->workers));
+    int r = (!ing->conninfo || !ing->workers) ? -ENOMEM : 0;
+    for (int i = 0; r == 0 && i < cfg->workers; i++) {
+        r = metrics_worker_start(ing, i, &ing->workers[i]);
+        if (r == 0)
+            ing->n_workers++;
+    }
+    if (r == 0)
+        r = sr_agents_worker_start(ing, &ing->agents);
+    if (r < 0) {
+        sr_ingest_free(ing);
+        return r;
+    }
+    *ret = ing;
+    return 0;
+}
+
+void sr_ingest_stop(sr_ingest *ing) {
+    if (!ing)
+        return;
+    request_stop(ing);
+    join_all(ing);
+}
+
+void sr_ingest_abort(sr_ingest *ing) {
+    if (!ing)
+        return;
+    atomic_store(&ing->abort, 1);
+    request_stop(ing);
+    join_all(ing);
+}
+
+sr_ingest *sr_ingest_free(sr_ingest *ing) {
+    if (!ing)
+        return NULL;
+    sr_ingest_stop(ing);
+    free(ing->workers);
+    free(ing->conninfo);
+    pthread_cond_destroy(&ing->cond);
+    pthread_mutex_destroy(&ing->lock);
+    free(ing);
+    return NULL;
+}

@@ -1,0 +1,97 @@
+#include "sr_ingest_decode.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+__attribute__((format(printf, 3, 4))) static int fail(char *reason, size_t reasonlen, const char *fmt, ...) {
+    if (reason && reasonlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(reason, reasonlen, fmt, ap);
+        va_end(ap);
+    }
+    return -EBADMSG;
+}
+
+int sr_ingest_utf8_valid(const char *str, size_t len) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        if (c == 0)
+            return 0;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        unsigned cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (len - i <= n)
+            return 0;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
+int sr_ingest_decode_upload(const void *data, size_t len, const char *agent_hdr, int64_t now_ms,
+                            sr_telemetry_decoder *dec, sr_ingest_upload *ret, char *reason, size_t reasonlen) {
+    if (!agent_hdr || !*agent_hdr)
+        return fail(reason, reasonlen, "missing Sr-Agent-Id header");
+    size_t alen = strnlen(agent_hdr, SR_INGEST_MAX_AGENT_ID + 1);
+    if (alen > SR_INGEST_MAX_AGENT_ID || !sr_ingest_utf8_valid(agent_hdr, alen))
+        return fail(reason, reasonlen, "Sr-Agent-Id header too long or not UTF-8");
+    if (len > SR_INGEST_MAX_PAYLOAD)
+        return fail(reason, reasonlen, "payload of %zu bytes over the %d byte limit", len, SR_INGEST_MAX_PAYLOAD);
+    if (len == 0 || !data)
+        return fail(reason, reasonlen, "empty payload");
+
+    const sr_upload_batch *m = NULL;
+    char why[256] = "";
+    int r = sr_telemetry_decode(dec, data, len, agent_hdr, 0, &m, why, sizeof(why));
+    if (r == -ENOMEM)
+        return fail(reason, reasonlen, "out of memory decoding the batch");
+    if (r < 0)
+        return fail(reason, reasonlen, "%s", why[0] ? why : "not a valid UploadBatch message");
+
+    const Serviceradar__Agent__V1__MetricsBatch *mb = m->metrics;
+    int64_t max_time = 0;
+    int64_t latest_ok = now_ms + SR_INGEST_MAX_FUTURE_MS;
+    for (size_t i = 0; i < mb->n_points; i++) {
+        int64_t t = mb->points[i]->time_unix_ms;
+        if (t < SR_INGEST_MIN_TIME_MS || t > latest_ok)
+            return fail(reason, reasonlen, "batch seq %llu: point %zu: time %lld out of range",
+                        (unsigned long long)m->seq, i, (long long)t);
+        if (t > max_time)
+            max_time = t;
+    }
+    ret->agent_id = agent_hdr;
+    ret->agent_id_len = alen;
+    ret->epoch = m->epoch;
+    ret->seq = m->seq;
+    ret->hostname = mb->hostname ? mb->hostname : "";
+    ret->points = (const Serviceradar__Agent__V1__MetricPoint *const *)mb->points;
+    ret->n_points = mb->n_points;
+    ret->max_time_ms = max_time;
+    return 0;
+}

@@ -1,0 +1,224 @@
+/* Decode + validate of telemetry.metrics.edge messages and the binary COPY encoding. */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sr_ingest_copy.h"
+#include "sr_ingest_decode.h"
+
+#define NOW INT64_C(1767225600000) /* 2026-01-01 */
+
+typedef struct {
+    Serviceradar__Agent__V1__UploadBatch b;
+    Serviceradar__Agent__V1__MetricsBatch m;
+    Serviceradar__Agent__V1__MetricPoint p[3];
+    Serviceradar__Agent__V1__MetricPoint *pp[3];
+} fixture;
+
+static void build(fixture *f, const char *agent) {
+    serviceradar__agent__v1__upload_batch__init(&f->b);
+    serviceradar__agent__v1__metrics_batch__init(&f->m);
+    static const char *names[] = {"cpu.usage_pct", "mem.used_bytes", "disk.used_pct"};
+    static const char *dims[] = {"total", "", "/"};
+    for (int i = 0; i < 3; i++) {
+        serviceradar__agent__v1__metric_point__init(&f->p[i]);
+        f->p[i].name = (char *)(uintptr_t)names[i];
+        f->p[i].dim = (char *)(uintptr_t)dims[i];
+        f->p[i].value = 1.5 * (i + 1);
+        f->p[i].time_unix_ms = NOW - 1000 + i;
+        f->pp[i] = &f->p[i];
+    }
+    f->m.hostname = (char *)(uintptr_t) "host-1";
+    f->m.n_points = 3;
+    f->m.points = f->pp;
+    f->b.agent_id = (char *)(uintptr_t)agent;
+    f->b.epoch = UINT64_C(0xfedcba9876543210);
+    f->b.seq = 7;
+    f->b.created_unix_ms = NOW;
+    f->b.payload_case = SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_METRICS;
+    f->b.metrics = &f->m;
+}
+
+static uint8_t *pack(fixture *f, size_t *len) {
+    *len = serviceradar__agent__v1__upload_batch__get_packed_size(&f->b);
+    uint8_t *buf = malloc(*len ? *len : 1);
+    assert_non_null(buf);
+    serviceradar__agent__v1__upload_batch__pack(&f->b, buf);
+    return buf;
+}
+
+static int decode(fixture *f, const char *hdr, sr_ingest_upload *u, char *reason) {
+    sr_telemetry_decoder *d = NULL;
+    assert_int_equal(sr_telemetry_decoder_new(&d), 0);
+    size_t len;
+    uint8_t *buf = pack(f, &len);
+    int r = sr_ingest_decode_upload(buf, len, hdr, NOW, d, u, reason, 256);
+    if (r == 0) { /* check while the decoder still owns the result */
+        assert_int_equal(u->n_points, 3);
+        assert_string_equal(u->points[1]->name, "mem.used_bytes");
+    }
+    free(buf);
+    sr_telemetry_decoder_free(d);
+    return r;
+}
+
+static void test_valid(void **state) {
+    (void)state;
+    fixture f;
+    build(&f, "agent-1");
+    sr_ingest_upload u;
+    char reason[256] = "";
+    assert_int_equal(decode(&f, "agent-1", &u, reason), 0);
+    assert_int_equal(u.seq, 7);
+    assert_true(u.epoch == UINT64_C(0xfedcba9876543210));
+    assert_int_equal(u.agent_id_len, 7);
+    assert_int_equal(u.max_time_ms, NOW - 1000 + 2);
+    /* an empty agent_id field is accepted: the header is the identity */
+    build(&f, "");
+    assert_int_equal(decode(&f, "agent-1", &u, reason), 0);
+}
+
+static void test_rejects(void **state) {
+    (void)state;
+    fixture f;
+    sr_ingest_upload u;
+    char reason[256];
+
+    build(&f, "agent-1");
+    assert_int_equal(decode(&f, NULL, &u, reason), -EBADMSG);
+    assert_non_null(strstr(reason, "Sr-Agent-Id"));
+
+    assert_int_equal(decode(&f, "agent-2", &u, reason), -EBADMSG); /* field differs from header */
+
+    build(&f, "agent-1");
+    f.b.seq = 0;
+    assert_int_equal(decode(&f, "agent-1", &u, reason), -EBADMSG);
+
+    build(&f, "agent-1");
+    f.b.payload_case = SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD__NOT_SET;
+    f.b.metrics = NULL;
+    assert_int_equal(decode(&f, "agent-1", &u, reason), -EBADMSG);
+
+    build(&f, "agent-1");
+    f.p[1].value = NAN;
+    assert_int_equal(decode(&f, "agent-1", &u, reason), -EBADMSG);
+    assert_non_null(strstr(reason, "finite"));
+
+    build(&f, "agent-1");
+    f.p[2].value = INFINITY;
+    assert_int_equal(decode(&f, "agent-1", &u, reason), -EBADMSG);
+
+    build(&f, "agent-1");
+    f.p[0].time_unix_ms = NOW + 2 * 86400000LL; /* too far in the future */
+    assert_int_equal(decode(&f, "agent-1", &u, reason), -EBADMSG);
+    assert_non_null(strstr(reason, "time"));
+
+    build(&f, "agent-1");
+    f.p[0].time_unix_ms = 0;
+    assert_int_equal(decode(&f, "agent-1", &u, reason), -EBADMSG);
+
+    build(&f, "agent-1");
+    f.p[0].name = (char *)(uintptr_t) "";
+    assert_int_equal(decode(&f, "agent-1", &u, reason), -EBADMSG);
+
+    build(&f, "agent-1");
+    char bad[] = {'c', 'p', 'u', (char)0xff, 0};
+    f.p[0].dim = bad;
+    assert_int_equal(decode(&f, "agent-1", &u, reason), -EBADMSG);
+
+    char longname[200];
+    memset(longname, 'n', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = 0;
+    build(&f, "agent-1");
+    f.p[0].name = longname;
+    assert_int_equal(decode(&f, "agent-1", &u, reason), -EBADMSG);
+
+    /* a header that is not UTF-8 */
+    build(&f, "");
+    char badhdr[] = {'a', (char)0xc0, (char)0x80, 0};
+    assert_int_equal(decode(&f, badhdr, &u, reason), -EBADMSG);
+}
+
+static void test_garbage(void **state) {
+    (void)state;
+    sr_telemetry_decoder *d = NULL;
+    assert_int_equal(sr_telemetry_decoder_new(&d), 0);
+    sr_ingest_upload u;
+    char reason[256];
+    static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x99};
+    assert_int_equal(sr_ingest_decode_upload(junk, sizeof(junk), "a", NOW, d, &u, reason, sizeof(reason)), -EBADMSG);
+    assert_int_equal(sr_ingest_decode_upload("", 0, "a", NOW, d, &u, reason, sizeof(reason)), -EBADMSG);
+    sr_telemetry_decoder_free(d);
+}
+
+static void test_utf8(void **state) {
+    (void)state;
+    assert_true(sr_ingest_utf8_valid("h\xc3\xa9llo", 6));
+    assert_true(sr_ingest_utf8_valid("\xf0\x9f\x98\x80", 4));
+    assert_false(sr_ingest_utf8_valid("\xc0\xaf", 2));         /* overlong */
+    assert_false(sr_ingest_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    assert_false(sr_ingest_utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+    assert_false(sr_ingest_utf8_valid("a\0b", 3));
+    assert_false(sr_ingest_utf8_valid("\xe2\x82", 2));         /* truncated */
+}
+
+static uint32_t rd32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void test_copy_encoding(void **state) {
+    (void)state;
+    Serviceradar__Agent__V1__MetricPoint p;
+    serviceradar__agent__v1__metric_point__init(&p);
+    p.name = (char *)(uintptr_t) "load.1";
+    p.dim = (char *)(uintptr_t) "";
+    p.value = 0.5;
+    p.time_unix_ms = 946684800000LL + 1; /* PostgreSQL epoch + 1 ms */
+    const Serviceradar__Agent__V1__MetricPoint *pts[1] = {&p};
+    sr_ingest_upload u = {.agent_id = "ag", .agent_id_len = 2, .points = pts, .n_points = 1};
+    sr_copybuf b;
+    sr_copybuf_init(&b, 1 << 20);
+    assert_int_equal(sr_copybuf_header(&b), 0);
+    assert_int_equal(b.len, 19);
+    assert_memory_equal(b.data, "PGCOPY\n\377\r\n\0", 11);
+    assert_int_equal(sr_copybuf_append_upload(&b, &u), 0);
+    const unsigned char *t = b.data + 19;
+    assert_int_equal(t[0] << 8 | t[1], 5);
+    assert_int_equal(rd32(t + 2), 8);
+    assert_int_equal(rd32(t + 6), 0);
+    assert_int_equal(rd32(t + 10), 1000); /* microseconds */
+    assert_int_equal(rd32(t + 14), 2);
+    assert_memory_equal(t + 18, "ag", 2);
+    assert_int_equal(rd32(t + 20), 6);
+    assert_memory_equal(t + 24, "load.1", 6);
+    assert_int_equal(rd32(t + 30), 0);
+    assert_int_equal(rd32(t + 34), 8);
+    assert_int_equal(rd32(t + 38), 0x3fe00000); /* 0.5 big-endian */
+    assert_int_equal(rd32(t + 42), 0);
+    assert_int_equal(b.len, 19 + 46);
+    assert_int_equal(sr_copybuf_trailer(&b), 0);
+    assert_int_equal(b.data[b.len - 1], 0xff);
+    sr_copybuf_done(&b);
+
+    /* the cap is honoured and leaves the buffer unchanged */
+    sr_copybuf_init(&b, 40);
+    assert_int_equal(sr_copybuf_header(&b), 0);
+    assert_int_equal(sr_copybuf_append_upload(&b, &u), -ENOBUFS);
+    assert_int_equal(b.len, 19);
+    sr_copybuf_done(&b);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid),  cmocka_unit_test(test_rejects),       cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_utf8),   cmocka_unit_test(test_copy_encoding),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
