@@ -14,6 +14,7 @@
 
 #include "sr_api_internal.h"
 #include "sr_cleanup.h"
+#include "sr_parse.h"
 #include "sr_time.h"
 
 #define SR_API_THREADS_DEFAULT 4
@@ -430,9 +431,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!req->started) {
         req->started = 1;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strlen(cl) > 9) /* more than 999,999,999 bytes: clearly over */
-            req->body_too_large = 1;
-        else if (cl && strtoul(cl, NULL, 10) > SR_API_BODY_MAX) /* MHD validated it is a number */
+        uint64_t len;
+        if (cl && (sr_parse_u64(cl, &len) < 0 || len > SR_API_BODY_MAX)) /* MHD checked it is a number */
             req->body_too_large = 1;
         if (req->body_too_large)
             return sr_api_reply_error(api, c, MHD_HTTP_CONTENT_TOO_LARGE,

@@ -325,28 +325,24 @@ static json_t *parse_body(const sr_api_req *req, char *err, size_t errlen) {
 enum MHD_Result sr_api_post_command(sr_api *api, struct MHD_Connection *c, const sr_api_target *t,
                                     const sr_api_req *req) {
     char err[256];
-    json_t *body = parse_body(req, err, sizeof(err));
+    json_auto_t *body = parse_body(req, err, sizeof(err));
     if (!body)
         return sr_api_reply_error(api, c, MHD_HTTP_BAD_REQUEST, "%s", err);
     json_t *jtype = json_object_get(body, "type");
     json_t *jpayload = json_object_get(body, "payload");
-    if (!json_is_string(jtype) || !sr_api_command_type_valid(json_string_value(jtype))) {
-        json_decref(body);
+    if (!json_is_string(jtype) || !sr_api_command_type_valid(json_string_value(jtype)))
         return sr_api_reply_error(api, c, MHD_HTTP_BAD_REQUEST, "invalid type (expected a string [a-z_]{1,32})");
-    }
-    if (jpayload && !json_is_object(jpayload)) {
-        json_decref(body);
+    if (jpayload && !json_is_object(jpayload))
         return sr_api_reply_error(api, c, MHD_HTTP_BAD_REQUEST, "invalid payload (expected a JSON object)");
-    }
-    _cleanup_free_ char *type = strdup(json_string_value(jtype));
+    const char *type = json_string_value(jtype); /* owned by body */
     _cleanup_free_ char *payload = jpayload ? json_dumps(jpayload, JSON_COMPACT) : strdup("{}");
-    json_decref(body);
-    if (!type || !payload)
+    if (!payload)
         return sr_api_reply_error(api, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     if (!api->nc)
         return sr_api_reply_error(api, c, MHD_HTTP_SERVICE_UNAVAILABLE, "could not send command: NATS not configured");
     if (natsConnection_IsClosed(api->nc))
-        return sr_api_reply_error(api, c, MHD_HTTP_SERVICE_UNAVAILABLE, "could not send command: NATS connection closed");
+        return sr_api_reply_error(api, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                  "could not send command: NATS connection closed");
 
     enum MHD_Result done;
     _cleanup_(db_lease_release) db_lease l = {0};

@@ -22,6 +22,7 @@
 #include "sr_api.h"
 #include "sr_api_query.h"
 #include "sr_migrate.h"
+#include "sr_parse.h"
 #include "sr_pki.h"
 #include "sr_time.h"
 #include "srtest.h"
@@ -817,9 +818,8 @@ static void test_prometheus(void **state) {
             continue;
         char *sp = strrchr(line, ' ');
         assert_non_null(sp);
-        char *end = NULL;
-        (void)strtod(sp + 1, &end);
-        if (*end)
+        double d;
+        if (sr_parse_double(sp + 1, &d) < 0)
             fail_msg("bad sample value: %s", line);
     }
     resp_free(&r);

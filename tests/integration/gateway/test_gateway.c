@@ -1,5 +1,7 @@
 /* Integration tests for the agent gateway: a real nats-server with JetStream, real gRPC over
- * mutual TLS (certificates from tests/support/gencerts.sh), the gateway in-process. */
+ * mutual TLS (certificates from tests/support/gencerts.sh), and the real agent-gateway binary
+ * as a process (in-process client and server channels share gRPC threads, which a real
+ * deployment never does). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grpc/status.h>
@@ -17,6 +19,7 @@
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <sys/time.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,7 +27,6 @@
 #include <jansson.h>
 #include <nats/nats.h>
 
-#include "gw_config.h"
 #include "gw_gateway.h"
 #include "serviceradar/agent/v1/agent.pb-c.h"
 #include "sr_time.h"
@@ -39,21 +41,14 @@ typedef struct {
     srtest_nats nats;
     natsConnection *nc;
     jsCtx *js;
-    gw_config cfg;
-    gw_gateway *gw;
+    pid_t gw_pid; /* build/bin/agent-gateway */
+    int port;
     char target[64];
 } env;
 
 static env E; /* one environment for the whole group (set up once) */
 
 static void path_of(char *out, size_t len, const char *name) { snprintf(out, len, "%s/%s", E.dir, name); }
-
-static void cfg_set(const char *key, const char *value) {
-    char err[256];
-    int r = sr_config_set(&gw_config_table, &E.cfg, key, value, err, sizeof(err));
-    if (r < 0)
-        fail_msg("config %s: %s", key, err);
-}
 
 static int setup(void **state) {
     (void)state;
@@ -82,43 +77,61 @@ static int setup(void **state) {
     sc.Storage = js_FileStorage;
     assert_int_equal(js_AddStream(NULL, E.js, &sc, NULL, &jerr), NATS_OK);
 
-    assert_int_equal(gw_config_init(&E.cfg), 0);
-    char p[512];
-    cfg_set("listen", "127.0.0.1:0");
-    path_of(p, sizeof(p), "ca.crt");
-    cfg_set("tls.ca_file", p);
-    path_of(p, sizeof(p), "gateway.crt");
-    cfg_set("tls.cert_file", p);
-    path_of(p, sizeof(p), "gateway.key");
-    cfg_set("tls.key_file", p);
-    path_of(p, sizeof(p), "ca.crl");
-    if (!getenv("GW_NOCRL")) cfg_set("tls.crl_file", p);
-    cfg_set("nats.url", E.nats.url);
-    cfg_set("gateway.id", "gw-test");
-    cfg_set("max_message_bytes", "64k");
-    cfg_set("heartbeat_interval", "5s");
-    cfg_set("publish_timeout", "5s");
-    cfg_set("shutdown_grace", "2s");
-    char err[256];
-    assert_int_equal(gw_config_finalize(&E.cfg, err, sizeof(err)), 0);
+    E.port = srtest_free_port();
+    assert_true(E.port > 0);
+    char conf[512];
+    path_of(conf, sizeof(conf), "gateway.conf");
+    FILE *f = fopen(conf, "we");
+    assert_non_null(f);
+    fprintf(f,
+            "listen = 127.0.0.1:%d\n"
+            "tls.ca_file = %s/ca.crt\n"
+            "tls.cert_file = %s/gateway.crt\n"
+            "tls.key_file = %s/gateway.key\n"
+            "tls.crl_file = %s/ca.crl\n"
+            "nats.url = %s\n"
+            "gateway.id = gw-test\n"
+            "max_message_bytes = 64k\n"
+            "heartbeat_interval = 5s\n"
+            "publish_timeout = 5s\n"
+            "shutdown_grace = 2s\n",
+            E.port, E.dir, E.dir, E.dir, E.dir, E.nats.url);
+    fclose(f);
+    E.gw_pid = fork();
+    assert_true(E.gw_pid >= 0);
+    if (E.gw_pid == 0) {
+        execl(SR_GATEWAY_BIN, "agent-gateway", "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    assert_int_equal(srtest_wait_port(E.port, 10000), 0);
+    snprintf(E.target, sizeof(E.target), "127.0.0.1:%d", E.port);
     srg_global_init();
-    int r = gw_gateway_start(&E.cfg, &E.gw, err, sizeof(err));
-    if (r < 0)
-        fail_msg("gateway start: %s", err);
-    snprintf(E.target, sizeof(E.target), "127.0.0.1:%d", gw_gateway_port(E.gw));
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    E.gw = gw_gateway_free(E.gw);
     srg_global_shutdown();
-    gw_config_free(&E.cfg);
+    /* graceful stop: SIGTERM, exit status 0 */
+    int st = -1;
+    kill(E.gw_pid, SIGTERM);
+    int64_t end = sr_mono_ms() + 20000;
+    pid_t w = 0;
+    while ((w = waitpid(E.gw_pid, &st, WNOHANG)) == 0 && sr_mono_ms() < end)
+        sr_sleep_ms(20);
+    if (w == 0) {
+        kill(E.gw_pid, SIGKILL);
+        waitpid(E.gw_pid, &st, 0);
+    }
     jsCtx_Destroy(E.js);
     natsConnection_Destroy(E.nc);
     srtest_nats_stop(&E.nats, 0);
     srtest_rmtree(E.nats.dir);
     srtest_rmtree(E.dir);
+    if (w == 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "agent-gateway did not exit 0 on SIGTERM (status %d)\n", st);
+        return -1;
+    }
     return 0;
 }
 
@@ -314,7 +327,8 @@ static int bystander_main(const char *target, const char *dir, const char *stopf
     srg_global_init();
     int ok = 0, failed = 0;
     uint64_t epoch = (uint64_t)sr_now_unix_ms() * 1000 + 77;
-    for (uint64_t seq = 1; access(stopfile, F_OK) != 0 || seq < 4; seq++) {
+    int64_t end = sr_mono_ms() + 60000; /* never outlive a parent that died */
+    for (uint64_t seq = 1; (access(stopfile, F_OK) != 0 && sr_mono_ms() < end) || seq < 4; seq++) {
         packed b = make_batch("agent-2", epoch, seq, 20, 3.0);
         upload_result r = upload_raw("agent-2", NULL, &b, 1);
         if (r.code == GRPC_STATUS_OK && r.ack && r.ack->n_acked_seqs == 1 && r.ack->acked_seqs[0] == seq)
@@ -446,7 +460,7 @@ static void test_plaintext_refused(void **state) {
     (void)state;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)gw_gateway_port(E.gw))};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)E.port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     struct timeval tv = {.tv_sec = 10};
