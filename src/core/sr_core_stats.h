@@ -4,7 +4,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#define SR_BATCH_HIST_BUCKETS 10 /* batch size buckets: <=1,2,4,...,256, >256 */
+#define SR_BATCH_HIST_BUCKETS 10 /* bucket i counts batches of size <= 2^i (1..512), bucket 10 larger */
 
 typedef struct sr_core_stats {
     _Atomic uint64_t messages_received;    /* JetStream messages fetched */

@@ -98,6 +98,7 @@ struct gw_pubset {
     jsCtx *js;
     pthread_mutex_t lock;
     uint32_t sent, acked, duplicates, failed;
+    bool used; /* an async publish was attempted: the context has its reply machinery */
     char error[160];
 };
 
@@ -163,6 +164,7 @@ int gw_pubset_add(gw_pubset *p, const char *subject, const void *data, size_t le
     if (s == NATS_OK) {
         pthread_mutex_lock(&p->lock);
         p->sent++;
+        p->used = true;
         pthread_mutex_unlock(&p->lock);
         s = js_PublishMsgAsync(p->js, &m, NULL);
         if (s != NATS_OK) {
@@ -183,7 +185,8 @@ void gw_pubset_wait(gw_pubset *p, int64_t timeout_ms, gw_pubset_result *ret) {
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = timeout_ms > 0 ? timeout_ms : 1;
-    natsStatus s = js_PublishAsyncComplete(p->js, &po);
+    /* nats.c 3.4 crashes in the pending-list call on a context that never published */
+    natsStatus s = p->used ? js_PublishAsyncComplete(p->js, &po) : NATS_OK;
     if (s != NATS_OK) {
         /* take back what is still unacknowledged (late acks are then discarded), then wait
          * for callbacks that are running right now */
@@ -215,14 +218,14 @@ void gw_pubset_wait(gw_pubset *p, int64_t timeout_ms, gw_pubset_result *ret) {
 gw_pubset *gw_pubset_free(gw_pubset *p) {
     if (!p)
         return NULL;
-    if (p->js) {
+    if (p->js && p->used) {
         /* no callback may run after the closure is gone */
         natsMsgList pending = {0};
         if (js_PublishAsyncGetPendingList(&pending, p->js) == NATS_OK)
             natsMsgList_Destroy(&pending);
         (void)js_PublishAsyncComplete(p->js, NULL);
-        jsCtx_Destroy(p->js);
     }
+    jsCtx_Destroy(p->js);
     pthread_mutex_destroy(&p->lock);
     free(p);
     return NULL;

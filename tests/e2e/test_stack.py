@@ -1,6 +1,7 @@
 """This host's metrics travel agent -> gateway -> JetStream -> core -> PostgreSQL -> API."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -56,7 +57,9 @@ def test_ping_command_round_trip(stack):
     cmd = wait_for("ping result", lambda: (lambda c: c if c["status"] in ("succeeded", "failed") else None)(
         stack.api(f"/api/v1/commands/{cid}")), 30)
     assert cmd["status"] == "succeeded", cmd
-    assert cmd["result"]["pong"] is True
+    result = cmd["result"]  # the agent's CommandResult as relayed on commands.results.<id>
+    assert result["ok"] is True, result
+    assert json.loads(result["output"])["pong"] is True, result
 
 
 def test_prometheus_metrics_and_openapi(stack):

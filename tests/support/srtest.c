@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -81,6 +82,7 @@ static int nats_spawn(srtest_nats *n) {
     if (pid < 0)
         return -errno;
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a crashed test */
         int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
         if (devnull >= 0 && !getenv("SR_TEST_VERBOSE")) {
             dup2(devnull, STDOUT_FILENO);

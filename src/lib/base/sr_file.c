@@ -3,6 +3,8 @@
 #include "sr_cleanup.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <sys/random.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -50,10 +52,14 @@ int sr_file_read_all(const char *path, size_t max, char **ret_buf, size_t *ret_l
 
 int sr_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode) {
     char tmp[PATH_MAX];
-    int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    uint64_t rnd;
+    if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        return -EIO;
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%016" PRIx64, path, rnd);
     if (n < 0 || (size_t)n >= sizeof(tmp))
         return -ENAMETOOLONG;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+    /* unpredictable name, never follows or reuses an existing file */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
     if (fd < 0)
         return -errno;
     const char *p = data;

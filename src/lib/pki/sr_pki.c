@@ -238,7 +238,8 @@ int sr_pki_agent_id_valid(const char *id) {
     if (!id)
         return 0;
     size_t n = strnlen(id, SR_PKI_AGENT_ID_MAX + 1);
-    if (n == 0 || n > SR_PKI_AGENT_ID_MAX || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
+    /* no leading/trailing dot and no "..": commands.agent.<id> must stay a valid NATS subject */
+    if (n == 0 || n > SR_PKI_AGENT_ID_MAX || id[0] == '.' || id[n - 1] == '.' || strstr(id, ".."))
         return 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)id[i];
