@@ -53,15 +53,18 @@ static void agent_msg_freep(agent_msg **m) {
 
 /* ---- identity and revocation ---- */
 
-/* A certificate CN becomes a NATS subject token and a message id part: refuse what would
- * break either. */
+/* Agent ids (contracts.md): [A-Za-z0-9._-]{1,64}, no leading or trailing dot and no "..", so
+ * commands.agent.<id> is always a valid subject and the id is safe in a message id. */
 static bool identity_usable(const char *id) {
     size_t len = strlen(id);
-    if (len == 0 || len > GW_MAX_IDENTITY)
+    if (len == 0 || len > 64 || id[0] == '.' || id[len - 1] == '.' || strstr(id, ".."))
         return false;
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-        if (*p <= ' ' || *p == 0x7f || *p == '*' || *p == '>' || *p == ':')
+    for (const char *p = id; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
             return false;
+    }
     return true;
 }
 
