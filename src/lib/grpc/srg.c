@@ -895,7 +895,8 @@ int srg_channel_new_ex(const char *target, const srg_tls *tls, const srg_channel
                         clamp_int(o->max_recv_bytes ? o->max_recv_bytes : SRG_DEFAULT_MAX_RECV));
     args[n++] = int_arg(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args[n++] = int_arg(GRPC_ARG_ENABLE_RETRIES, 0); /* callers retry; streams cannot be replayed */
-    args[n++] = int_arg(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, o->reconnect_min_ms > 0 ? o->reconnect_min_ms : 1000);
+    /* GRPC_ARG_MIN_RECONNECT_BACKOFF_MS is left alone: the core also uses it as the minimum
+     * connect timeout (20 s), and a small one fails TLS handshakes on slow hosts */
     args[n++] = int_arg(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, o->reconnect_min_ms > 0 ? o->reconnect_min_ms : 1000);
     args[n++] = int_arg(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, o->reconnect_max_ms > 0 ? o->reconnect_max_ms : 30000);
     if (keepalive > 0) {

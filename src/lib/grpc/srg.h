@@ -100,7 +100,8 @@ int srg_channel_new(const char *target, const srg_tls *tls, const char *server_n
 typedef struct {
     const char *server_name;    /* as above; NULL: host of target */
     size_t max_recv_bytes;      /* per message from the server; 0 = 4 MiB */
-    int reconnect_min_ms;       /* gRPC's own reconnect backoff; 0 = 1000 */
+    int reconnect_min_ms;       /* gRPC's own first reconnect delay; 0 = 1000 (the connect
+                                 * timeout stays gRPC's 20 s) */
     int reconnect_max_ms;       /* 0 = 30000 */
     int keepalive_ms;           /* HTTP/2 ping interval while calls are live; 0 = 30000, <0 off */
 } srg_channel_options;

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <sys/time.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -357,6 +358,7 @@ static void bystander_start(bystander *bs) {
     bs->pid = fork();
     assert_true(bs->pid >= 0);
     if (bs->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
         dup2(fds[1], STDOUT_FILENO);
         execl("/proc/self/exe", "test_gateway_integration", "--bystander", E.target, E.dir, bs->stopfile,
               (char *)NULL);
