@@ -96,6 +96,8 @@ int gw_command_parse(const char *json, size_t len, gw_command *ret, char *err, s
         plen = json_string_length(p);
         if (memchr(json_string_value(p), '\0', plen)) {
             snprintf(err, errlen, "command: \"payload\" contains a NUL character");
+            /* nothing allocated yet on this path */
+            // cppcheck-suppress memleak
             return -EINVAL;
         }
         c.payload = strndup(json_string_value(p), plen);

@@ -239,7 +239,10 @@ static void *arena_alloc(void *data, size_t size) {
         n->used = 0;
         d->chunks = c = n;
     }
+    /* c is the chunk just allocated or one with room: never NULL here */
+    // cppcheck-suppress nullPointerRedundantCheck
     void *p = (char *)c->data + c->used;
+    // cppcheck-suppress nullPointerRedundantCheck
     c->used += need;
     d->total += need;
     return p;

@@ -19,6 +19,7 @@
 #include "serviceradar/agent/v1/agent.pb-c.h"
 #include "sr_ingest.h"
 #include "sr_migrate.h"
+#include "sr_parse.h"
 #include "sr_pg.h"
 #include "sr_streams.h"
 #include "sr_time.h"
@@ -88,7 +89,9 @@ static long query_long(PGconn *pg, const char *sql) {
     PGresult *r = PQexec(pg, sql);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         fail_msg("%s: %s", sql, PQerrorMessage(pg));
-    long n = PQgetisnull(r, 0, 0) ? -1 : strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    int64_t n = -1;
+    if (!PQgetisnull(r, 0, 0) && sr_parse_i64(PQgetvalue(r, 0, 0), INT64_MIN, INT64_MAX, &n) < 0)
+        fail_msg("%s: not an integer", sql);
     PQclear(r);
     return n;
 }
@@ -218,7 +221,9 @@ static void test_ingest_rows(void **state) {
         for (int i = 0; i < points; i++)
             want += point_value((uint64_t)s, i);
     char *sum = query_text(f->pg, "SELECT sum(value)::text FROM metrics");
-    assert_true(fabs(strtod(sum, NULL) - want) < 1e-6);
+    double got = 0;
+    assert_int_equal(sr_parse_double(sum, &got), 0);
+    assert_true(fabs(got - want) < 1e-6);
     free(sum);
     /* one exact row: agent, name, dim with quotes and backslash, value, time within a minute */
     assert_int_equal(query_long(f->pg, "SELECT count(*) FROM metrics WHERE agent_id = 'agent-a' AND "

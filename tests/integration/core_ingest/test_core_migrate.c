@@ -14,6 +14,7 @@
 
 #include "sr_file.h"
 #include "sr_migrate.h"
+#include "sr_parse.h"
 #include "sr_pg.h"
 #include "srtest.h"
 
@@ -43,7 +44,8 @@ static int teardown(void **state) {
 static long count(PGconn *pg, const char *sql) {
     PGresult *r = PQexec(pg, sql);
     assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-    long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    int64_t n = -1;
+    assert_int_equal(sr_parse_i64(PQgetvalue(r, 0, 0), INT64_MIN, INT64_MAX, &n), 0);
     PQclear(r);
     return n;
 }

@@ -30,6 +30,7 @@
 
 #include "gw_gateway.h"
 #include "serviceradar/agent/v1/agent.pb-c.h"
+#include "sr_parse.h"
 #include "sr_time.h"
 #include "srg.h"
 #include "srtest.h"
@@ -269,7 +270,8 @@ static void test_upload_lands_in_stream(void **state) {
     assert_int_equal(natsMsgHeader_Get(m, "Sr-Agent-Id", &v), NATS_OK);
     assert_string_equal(v, "agent-1");
     assert_int_equal(natsMsgHeader_Get(m, "Sr-Received-Ms", &v), NATS_OK);
-    int64_t recv_ms = strtoll(v, NULL, 10);
+    int64_t recv_ms = -1;
+    assert_int_equal(sr_parse_i64(v, 0, INT64_MAX, &recv_ms), 0);
     assert_true(recv_ms >= t0 && recv_ms <= sr_now_unix_ms());
     /* payload is the exact bytes the agent sent */
     assert_int_equal((size_t)natsMsg_GetDataLength(m), b[2].len);
