@@ -75,11 +75,13 @@ static int pack_batch(agent *a, uint64_t seq, uint8_t **ret, size_t *ret_len) {
         pts[k].time_unix_ms = o->time_base + (int64_t)seq;
         pp[k] = &pts[k];
     }
-    Serviceradar__Agent__V1__MetricsBatch mb = SERVICERADAR__AGENT__V1__METRICS_BATCH__INIT;
+    Serviceradar__Agent__V1__MetricsBatch mb;
+    serviceradar__agent__v1__metrics_batch__init(&mb);
     mb.hostname = a->hostname;
     mb.n_points = (size_t)o->points;
     mb.points = pp;
-    Serviceradar__Agent__V1__UploadBatch ub = SERVICERADAR__AGENT__V1__UPLOAD_BATCH__INIT;
+    Serviceradar__Agent__V1__UploadBatch ub;
+    serviceradar__agent__v1__upload_batch__init(&ub);
     ub.agent_id = a->hostname;
     ub.epoch = o->epoch;
     ub.seq = seq;
