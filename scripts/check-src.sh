@@ -21,6 +21,16 @@ if hits=$(grep -rnE '\bstrto(l|ll|ul|ull|d)[[:space:]]*\(' --include='*.c' "${di
     fail=1
 fi
 [ $fail -eq 0 ] && echo "check-src: no banned functions"
+# documented sample configs are generated from the config tables: they must not drift
+for pair in "agent-gateway:deploy/gateway/agent-gateway.conf.example" \
+            "serviceradar-core:deploy/core/serviceradar-core.conf.example" \
+            "serviceradar-agent:deploy/agent/serviceradar-agent.conf.example"; do
+    bin=${pair%%:*}; file=${pair#*:}
+    if ! "$build/bin/$bin" --print-default-config | diff -q - "$file" >/dev/null; then
+        echo "check-src: $file is stale: regenerate with $build/bin/$bin --print-default-config > $file" >&2
+        fail=1
+    fi
+done
 if [ -f "$build/compile_commands.json" ]; then
     echo "check-src: cppcheck"
     cppcheck --project="$build/compile_commands.json" -q --enable=warning,portability \
