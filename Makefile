@@ -12,7 +12,7 @@ export SR_NATS_SERVER ?= $(SR_CACHE)/rootfs-trixie/usr/sbin/nats-server
 export SR_TEST_PG ?= host=127.0.0.1 port=55432 user=postgres dbname=postgres
 
 .PHONY: help deps devdb devdb-stop build build-asan web generate check-generated check test test-unit \
-        test-asan test-e2e fuzz run bench-ingest bench-agent clean
+        test-asan test-e2e test-e2e-asan fuzz run bench-ingest bench-agent clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -61,10 +61,14 @@ test-asan: build-asan devdb ## the same suite under ASan + UBSan
 test-e2e: build devdb web ## end-to-end: the three binaries as processes, faults, and the browser test
 	python3 -m pytest -v tests/e2e
 
+test-e2e-asan: build-asan devdb web ## the end-to-end suite again with the ASan + UBSan binaries
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  SR_BUILD=$(BUILD_ASAN) python3 -m pytest -v tests/e2e
+
 fuzz: build-asan ## run each libFuzzer target for FUZZ_SECONDS on a copy of its corpus
 	@scripts/fuzz.sh $(BUILD_ASAN) $(FUZZ_SECONDS)
 
-test: check-generated check test-unit test-asan fuzz test-e2e ## everything CI runs
+test: check-generated check test-unit test-asan fuzz test-e2e test-e2e-asan ## everything CI runs
 	@echo "make test: all suites passed"
 
 run: build devdb web ## run the whole stack on this host (Ctrl-C stops it)

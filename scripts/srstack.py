@@ -60,6 +60,7 @@ class Stack:
         self.agent_interval = agent_interval
         self.heartbeat = heartbeat
         self.procs: dict[str, subprocess.Popen] = {}
+        self.exit_codes: dict[str, int] = {}  # of processes stopped with SIGTERM
         self.pki = self.workdir / "pki"
         self.url = f"http://127.0.0.1:{self.http_port}"
         self.pg_conninfo = f"host=127.0.0.1 port={self.pg_port} user=postgres dbname={self.dbname}"
@@ -141,15 +142,22 @@ class Stack:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        if sig == signal.SIGTERM:
+            self.exit_codes[name] = p.returncode
         return p.returncode
 
     def alive(self, name: str) -> bool:
         p = self.procs.get(name)
         return p is not None and p.poll() is None
 
-    def stop_all(self):
+    def stop_all(self) -> dict[str, int]:
+        """Stops agent, gateway and core in that order; returns their exit codes."""
+        codes = {}
         for name in ("agent", "gateway", "core"):
-            self.stop(name)
+            rc = self.stop(name)
+            if rc is not None:
+                codes[name] = rc
+        return codes
 
     def log(self, name: str) -> str:
         try:
