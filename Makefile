@@ -12,7 +12,7 @@ export SR_NATS_SERVER ?= $(SR_CACHE)/rootfs-trixie/usr/sbin/nats-server
 export SR_TEST_PG ?= host=127.0.0.1 port=55432 user=postgres dbname=postgres
 
 .PHONY: help deps devdb devdb-stop build build-asan web generate check-generated check test test-unit \
-        test-asan test-e2e test-e2e-asan fuzz run bench-ingest bench-agent clean
+        test-web test-asan test-e2e test-e2e-asan fuzz run bench-ingest bench-agent clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ generate: ## regenerate protobuf-c code (committed) and the web API client
 check-generated: ## fail when generated code differs from what `make generate` makes
 	@scripts/check-generated.sh
 
+test-web: deps ## web UI: type checks, vitest unit tests, generated API client up to date
+	@scripts/web.sh check
+
 check: build ## static checks: banned functions, cppcheck
 	@scripts/check-src.sh $(BUILD)
 
@@ -68,7 +71,7 @@ test-e2e-asan: build-asan devdb web ## the end-to-end suite again with the ASan 
 fuzz: build-asan ## run each libFuzzer target for FUZZ_SECONDS on a copy of its corpus
 	@scripts/fuzz.sh $(BUILD_ASAN) $(FUZZ_SECONDS)
 
-test: check-generated check test-unit test-asan fuzz test-e2e test-e2e-asan ## everything CI runs
+test: check-generated check test-web test-unit test-asan fuzz test-e2e test-e2e-asan ## everything CI runs
 	@echo "make test: all suites passed"
 
 run: build devdb web ## run the whole stack on this host (Ctrl-C stops it)

@@ -15,5 +15,17 @@ case "${1:-build}" in
     generate) npm run generate:api --silent ;;
     e2e) npm run test:e2e --silent ;;
     unit) npm test --silent ;;
-    *) echo "usage: $0 build|generate|e2e|unit" >&2; exit 2 ;;
+    check)
+        # type checks, unit tests, and the generated API client must match the OpenAPI document
+        npm run lint --silent
+        npm test --silent
+        npm run generate:api --silent >/dev/null
+        if ! git diff --quiet -- src/api/generated; then
+            echo "web: src/api/generated differs from what orval makes of src/core/api/openapi.json;" \
+                 "run make generate and commit" >&2
+            git diff --stat -- src/api/generated >&2
+            exit 1
+        fi
+        echo "web: lint, unit tests and generated client OK" ;;
+    *) echo "usage: $0 build|generate|e2e|unit|check" >&2; exit 2 ;;
 esac
