@@ -1,6 +1,7 @@
 #include "sr_collector.h"
 
 #include "sr_parse.h"
+#include "sr_utf8.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -13,46 +14,6 @@ void sr_points_init(sr_points *p, size_t max) {
     *p = (sr_points){.max = (max == 0 || max > SR_POINTS_MAX) ? SR_POINTS_MAX : max};
 }
 
-/* UTF-8 without overlongs, surrogates or code points above U+10FFFF; no C0 controls or DEL. */
-static bool dim_ok(const char *s, size_t len) {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = p[i];
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7f)
-                return false;
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned cp;
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + n >= len)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += n + 1;
-    }
-    return true;
-}
-
 int sr_points_add(sr_points *p, const char *name, const char *dim, double value, int64_t time_unix_ms) {
     if (!name || !*name || strnlen(name, SR_POINT_NAME_MAX + 1) > SR_POINT_NAME_MAX)
         return -EINVAL;
@@ -61,7 +22,8 @@ int sr_points_add(sr_points *p, const char *name, const char *dim, double value,
     size_t dlen = strnlen(dim, SR_POINT_DIM_MAX + 1);
     if (dlen > SR_POINT_DIM_MAX)
         return -ENAMETOOLONG;
-    if (!dim_ok(dim, dlen))
+    /* UTF-8 without overlongs, surrogates or code points above U+10FFFF; no C0 controls or DEL */
+    if (!sr_utf8_valid_printable(dim, dlen))
         return -EILSEQ;
     if (!isfinite(value))
         return -EDOM;

@@ -539,17 +539,10 @@ static int spool_init_sync(sr_spool *s) {
     int r = pthread_mutex_init(&s->lock, NULL);
     if (r)
         return -r;
-    pthread_condattr_t ca;
-    r = pthread_condattr_init(&ca);
-    if (r == 0) {
-        r = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        if (r == 0)
-            r = pthread_cond_init(&s->cond, &ca);
-        pthread_condattr_destroy(&ca);
-    }
-    if (r) {
+    r = sr_mono_cond_init(&s->cond);
+    if (r < 0) {
         pthread_mutex_destroy(&s->lock);
-        return -r;
+        return r;
     }
     return 0;
 }
@@ -888,16 +881,7 @@ int sr_spool_ack(sr_spool *s, uint64_t seq) {
 
 int sr_spool_wait(sr_spool *s, int timeout_ms) {
     pthread_mutex_lock(&s->lock);
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    if (timeout_ms > 0) {
-        deadline.tv_sec += timeout_ms / 1000;
-        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
-    }
+    struct timespec deadline = sr_mono_deadline_ts(timeout_ms);
     while (s->pending == 0 && !s->woken && timeout_ms != 0) {
         int e = timeout_ms < 0 ? pthread_cond_wait(&s->cond, &s->lock)
                                : pthread_cond_timedwait(&s->cond, &s->lock, &deadline);

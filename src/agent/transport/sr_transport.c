@@ -84,14 +84,7 @@ static int is_stopping(sr_transport *t) {
 
 /* Sleeps ms or until stop. Returns 1 when stopping. */
 static int sleep_or_stop(sr_transport *t, int64_t ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = sr_mono_deadline_ts(ms);
     pthread_mutex_lock(&t->lock);
     while (!t->stopping) {
         if (pthread_cond_timedwait(&t->cond, &t->lock, &ts) == ETIMEDOUT)
@@ -578,11 +571,7 @@ int sr_transport_start(const sr_transport_config *cfg, sr_spool *spool, sr_trans
     }
 
     pthread_mutex_init(&t->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&t->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    (void)sr_mono_cond_init(&t->cond);
     if (err < 0) {
         sr_transport_free(t);
         return err;

@@ -127,16 +127,6 @@ static void emit(sr_natsup *s, sr_natsup_event ev, pid_t pid, int status) {
         s->on_event(s->userdata, ev, pid, status);
 }
 
-static void abs_deadline(struct timespec *ts, int64_t ms) {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 /* Waits for the current child without reaping it, then reaps it under the lock, so that a
  * concurrent kill() never hits a recycled pid. Returns the wait status. */
 static int wait_child(sr_natsup *s, pid_t pid) {
@@ -204,8 +194,7 @@ static void *supervise(void *arg) {
 
         /* Backoff before the next start, interruptible by stop. */
         pthread_mutex_lock(&s->lock);
-        struct timespec until;
-        abs_deadline(&until, backoff);
+        struct timespec until = sr_mono_deadline_ts(backoff);
         while (!s->stopping && pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT)
             ;
         pthread_mutex_unlock(&s->lock);
@@ -247,8 +236,7 @@ static void stop_all(sr_natsup *s) {
     if (s->pid > 0)
         kill(s->pid, SIGTERM);
     if (s->thread_started) {
-        struct timespec until;
-        abs_deadline(&until, s->stop_timeout_ms);
+        struct timespec until = sr_mono_deadline_ts(s->stop_timeout_ms);
         while (!s->child_gone && pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT)
             ;
         if (!s->child_gone && s->pid > 0)
@@ -266,11 +254,7 @@ int sr_natsup_start(const sr_natsup_config *cfg, sr_natsup **ret) {
     if (!s)
         return -ENOMEM;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    (void)sr_mono_cond_init(&s->cond);
     s->stop_timeout_ms = cfg->stop_timeout_ms > 0 ? cfg->stop_timeout_ms : 10000;
     s->on_event = cfg->on_event;
     s->userdata = cfg->userdata;

@@ -186,6 +186,29 @@ static int apply_one(PGconn *c, const char *dir, const migration *m, const char 
     return r;
 }
 
+#define MIGRATION_PATH_MAX 4096
+
+/* Reads dir/m->file (its name into path, for messages) and hashes it into sum; the text goes to
+ * *ret_sql when asked for (caller frees). */
+static int read_hashed(const char *dir, const migration *m, char path[MIGRATION_PATH_MAX], char **ret_sql,
+                       char sum[65], char *err, size_t errlen) {
+    int pl = snprintf(path, MIGRATION_PATH_MAX, "%s/%s", dir, m->file);
+    if (pl < 0 || (size_t)pl >= MIGRATION_PATH_MAX)
+        return -ENAMETOOLONG;
+    _cleanup_free_ char *sql = NULL;
+    size_t len = 0;
+    int r = sr_file_read_all(path, SR_MIGRATE_MAX_FILE_SIZE, &sql, &len);
+    if (r < 0) {
+        set_err(err, errlen, "could not read migration %s: %s", path, strerror(-r));
+        return r;
+    }
+    if (sha256_hex(sql, len, sum) < 0)
+        return -EIO;
+    if (ret_sql)
+        *ret_sql = SR_TAKE_PTR(sql);
+    return 0;
+}
+
 /* Runs with the advisory lock held. */
 static int apply_locked(PGconn *c, const char *dir, const migration *list, size_t n, int *applied, char *err,
                         size_t errlen) {
@@ -208,19 +231,10 @@ static int apply_locked(PGconn *c, const char *dir, const migration *list, size_
     if (!sums || !is_applied)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        char path[4096];
-        int pl = snprintf(path, sizeof(path), "%s/%s", dir, list[i].file);
-        if (pl < 0 || (size_t)pl >= sizeof(path))
-            return -ENAMETOOLONG;
-        _cleanup_free_ char *sql = NULL;
-        size_t len = 0;
-        int r = sr_file_read_all(path, SR_MIGRATE_MAX_FILE_SIZE, &sql, &len);
-        if (r < 0) {
-            set_err(err, errlen, "could not read migration %s: %s", path, strerror(-r));
+        char path[MIGRATION_PATH_MAX];
+        int r = read_hashed(dir, &list[i], path, NULL, sums[i], err, errlen);
+        if (r < 0)
             return r;
-        }
-        if (sha256_hex(sql, len, sums[i]) < 0)
-            return -EIO;
         for (int row = 0; row < rows; row++) {
             int64_t v;
             if (sr_parse_i64(PQgetvalue(done, row, 0), 0, INT32_MAX, &v) < 0 || v != list[i].version)
@@ -239,18 +253,12 @@ static int apply_locked(PGconn *c, const char *dir, const migration *list, size_
     for (size_t i = 0; i < n; i++) {
         if (is_applied[i])
             continue;
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/%s", dir, list[i].file);
+        char path[MIGRATION_PATH_MAX];
         _cleanup_free_ char *sql = NULL;
-        size_t len = 0;
-        int r = sr_file_read_all(path, SR_MIGRATE_MAX_FILE_SIZE, &sql, &len);
-        if (r < 0) {
-            set_err(err, errlen, "could not read migration %s: %s", path, strerror(-r));
-            return r;
-        }
         char sum[65];
-        if (sha256_hex(sql, len, sum) < 0)
-            return -EIO;
+        int r = read_hashed(dir, &list[i], path, &sql, sum, err, errlen);
+        if (r < 0)
+            return r;
         if (strcmp(sum, sums[i]) != 0) {
             set_err(err, errlen, "migration %s changed while migrating", path);
             return -EBADMSG;

@@ -50,6 +50,35 @@ int sr_file_read_all(const char *path, size_t max, char **ret_buf, size_t *ret_l
     return 0;
 }
 
+int sr_fd_write_all(int fd, const void *data, size_t len) {
+    const char *p = data;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int sr_file_write_new(const char *path, const void *data, size_t len, unsigned mode) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0)
+        return -errno;
+    int r = sr_fd_write_all(fd, data, len);
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    if (close(fd) < 0 && r == 0)
+        r = -errno;
+    if (r < 0)
+        unlink(path);
+    return r;
+}
+
 int sr_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode) {
     char tmp[PATH_MAX];
     uint64_t rnd;
@@ -59,31 +88,13 @@ int sr_file_write_atomic(const char *path, const void *data, size_t len, unsigne
     if (n < 0 || (size_t)n >= sizeof(tmp))
         return -ENAMETOOLONG;
     /* unpredictable name, never follows or reuses an existing file */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
-    if (fd < 0)
-        return -errno;
-    const char *p = data;
-    size_t left = len;
-    int r = 0;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            r = -errno;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (r == 0 && fsync(fd) < 0)
-        r = -errno;
-    if (close(fd) < 0 && r == 0)
-        r = -errno;
-    if (r == 0 && rename(tmp, path) < 0)
-        r = -errno;
+    int r = sr_file_write_new(tmp, data, len, mode);
     if (r < 0)
+        return r;
+    if (rename(tmp, path) < 0) {
+        r = -errno;
         unlink(tmp);
+    }
     return r;
 }
 

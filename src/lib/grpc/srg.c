@@ -25,6 +25,7 @@
 
 #include "sr_cleanup.h"
 #include "sr_file.h"
+#include "sr_time.h"
 
 #define SRG_PEM_MAX (1024 * 1024)
 #define SRG_METHOD_MAX 1024
@@ -685,11 +686,7 @@ int srg_server_start(const srg_server_options *o, srg_server **ret) {
         return -ENOMEM;
     }
     pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    (void)sr_mono_cond_init(&s->cond);
     s->userdata = o->userdata;
     s->max_calls = o->max_calls ? o->max_calls : SRG_DEFAULT_MAX_CALLS;
     s->stopped = 1; /* until fully started: srg_server_free must not shut a half-built server */
@@ -777,14 +774,7 @@ fail:
 int srg_server_port(const srg_server *s) { return s ? s->port : -EINVAL; }
 
 static void cond_wait_ms(srg_server *s, int64_t ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = sr_mono_deadline_ts(ms);
     pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 }
 
@@ -803,14 +793,10 @@ void srg_server_shutdown(srg_server *s, int grace_ms) {
     pthread_mutex_unlock(&s->lock);
 
     grpc_server_shutdown_and_notify(s->srv, s->cq, &s->shutdown_tag);
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int64_t start_ms = (int64_t)t0.tv_sec * 1000 + t0.tv_nsec / 1000000;
+    int64_t start_ms = sr_mono_ms();
     pthread_mutex_lock(&s->lock);
     for (;;) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t left = grace_ms - ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - start_ms);
+        int64_t left = grace_ms - (sr_mono_ms() - start_ms);
         if (s->n_live == 0 || left <= 0)
             break;
         cond_wait_ms(s, left);

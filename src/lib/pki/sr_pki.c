@@ -104,36 +104,6 @@ static int path_join(char *buf, size_t n, const char *dir, const char *name) {
     return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len) {
-    const char *p = data;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Creates path, failing with -EEXIST when it exists; nothing is left behind on failure. */
-static int write_file_excl(const char *path, const void *data, size_t len, unsigned mode) {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
-    if (fd < 0)
-        return -errno;
-    int r = write_all(fd, data, len);
-    if (r == 0 && fsync(fd) < 0)
-        r = -errno;
-    if (close(fd) < 0 && r == 0)
-        r = -errno;
-    if (r < 0)
-        unlink(path);
-    return r;
-}
-
 /* Copies a memory BIO's contents into a NUL-terminated heap string. */
 static int bio_to_string(BIO *b, char **ret, size_t *ret_len) {
     char *data = NULL;
@@ -452,7 +422,7 @@ static int issued_append(const char *dir, const X509 *x, sr_pki_kind kind, const
     _cleanup_close_ int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return -errno;
-    return write_all(fd, line, (size_t)n);
+    return sr_fd_write_all(fd, line, (size_t)n);
 }
 
 /* Serial in hex: optional 0x, ':' separators, 1..20 bytes, not zero. */
@@ -643,9 +613,9 @@ static int pki_init_ca(const char *dir, const char *common_name, int days) {
     if ((r = key_to_pem(ca.key, &key_pem)) < 0 || (r = cert_to_pem(ca.cert, &crt_pem)) < 0)
         return r;
     /* ca.key is created exclusively first: of two concurrent inits only one proceeds. */
-    if ((r = write_file_excl(key_path, key_pem.p, key_pem.len, 0600)) < 0)
+    if ((r = sr_file_write_new(key_path, key_pem.p, key_pem.len, 0600)) < 0)
         return r;
-    if ((r = write_file_excl(crt_path, crt_pem, strlen(crt_pem), 0644)) < 0)
+    if ((r = sr_file_write_new(crt_path, crt_pem, strlen(crt_pem), 0644)) < 0)
         goto fail;
     if ((r = path_join(path, sizeof(path), dir, "revoked.txt")) < 0 ||
         (r = sr_file_write_atomic(path, "", 0, 0600)) < 0)
@@ -1016,7 +986,7 @@ static int pki_token_create(const char *dir, const char *agent_id, int64_t ttl, 
     if ((r = token_generate(token)) < 0)
         return r;
     if ((r = token_path(dir, token, path, sizeof(path))) == 0 &&
-        (r = write_file_excl(path, text, strlen(text), 0600)) == 0)
+        (r = sr_file_write_new(path, text, strlen(text), 0600)) == 0)
         memcpy(ret_token, token, SR_PKI_TOKEN_SIZE);
     OPENSSL_cleanse(token, sizeof(token));
     return r;

@@ -1,5 +1,7 @@
 #include "sr_telemetry.h"
 
+#include "sr_utf8.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -9,44 +11,6 @@
 #include <string.h>
 
 /* ---- validation ---- */
-
-/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
-static bool utf8_valid(const unsigned char *s, size_t len) {
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        uint32_t cp;
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (len - i <= n)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            unsigned char cc = s[i + k];
-            if ((cc & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (cc & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += n + 1;
-    }
-    return true;
-}
 
 /* Checks one string field; 0 or -EINVAL with err filled. */
 static int check_string(const char *s, size_t max, bool required, uint64_t seq, const char *what, size_t idx,
@@ -63,7 +27,7 @@ static int check_string(const char *s, size_t max, bool required, uint64_t seq, 
         snprintf(err, errlen, "batch seq %" PRIu64 ": %s%s is %zu bytes (limit %zu)", seq, where, what, len, max);
         return -EINVAL;
     }
-    if (len > 0 && !utf8_valid((const unsigned char *)s, len)) {
+    if (len > 0 && !sr_utf8_valid(s, len)) {
         snprintf(err, errlen, "batch seq %" PRIu64 ": %s%s is not valid UTF-8", seq, where, what);
         return -EINVAL;
     }
