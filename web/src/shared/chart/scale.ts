@@ -83,7 +83,7 @@ export function niceTicks(
   if (opts.floor !== undefined) min = Math.min(min, opts.floor);
   if (opts.ceil !== undefined) max = Math.max(max, opts.ceil);
   if (min === max) {
-    if (min === 0) max = 1;
+    if (min === 0) max = opts.bytes ? 1024 : 1; // whole bytes: a 0..1 B axis would print repeated labels
     else if (min > 0) min = opts.floor !== undefined ? Math.min(opts.floor, 0) : 0;
     else max = 0;
   }
