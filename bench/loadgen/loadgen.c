@@ -45,6 +45,12 @@ typedef struct {
     uint64_t uploads_failed;
     int done;
     int error;
+    /* Packing scratch, built once: the load generator shares the CPUs with what it measures. */
+    Serviceradar__Agent__V1__MetricPoint *pts;
+    Serviceradar__Agent__V1__MetricPoint **pp;
+    char (*dims)[16];
+    uint8_t *buf;
+    size_t buf_cap;
 } agent;
 
 static atomic_int stop_flag;
@@ -55,31 +61,46 @@ static void on_signal(int sig) {
     atomic_store(&stop_flag, 1);
 }
 
-static int pack_batch(agent *a, uint64_t seq, uint8_t **ret, size_t *ret_len) {
+static int pack_init(agent *a) {
     const opts *o = a->o;
-    Serviceradar__Agent__V1__MetricPoint *pts = calloc((size_t)o->points, sizeof(*pts));
-    Serviceradar__Agent__V1__MetricPoint **pp = calloc((size_t)o->points, sizeof(*pp));
-    char (*dims)[16] = calloc((size_t)o->points, 16);
-    if (!pts || !pp || !dims) {
-        free(pts);
-        free(pp);
-        free(dims);
+    a->pts = calloc((size_t)o->points, sizeof(*a->pts));
+    a->pp = calloc((size_t)o->points, sizeof(*a->pp));
+    a->dims = calloc((size_t)o->points, sizeof(*a->dims));
+    if (!a->pts || !a->pp || !a->dims)
         return -ENOMEM;
-    }
     for (int k = 0; k < o->points; k++) {
-        serviceradar__agent__v1__metric_point__init(&pts[k]);
-        snprintf(dims[k], 16, "d%d", k);
-        pts[k].name = metric_name;
-        pts[k].dim = dims[k];
-        pts[k].value = (double)(seq * 1000 + (uint64_t)k);
-        pts[k].time_unix_ms = o->time_base + (int64_t)seq;
-        pp[k] = &pts[k];
+        serviceradar__agent__v1__metric_point__init(&a->pts[k]);
+        snprintf(a->dims[k], sizeof(a->dims[k]), "d%d", k);
+        a->pts[k].name = metric_name;
+        a->pts[k].dim = a->dims[k];
+        a->pp[k] = &a->pts[k];
+    }
+    return 0;
+}
+
+static void pack_done(agent *a) {
+    free(a->pts);
+    free(a->pp);
+    free(a->dims);
+    free(a->buf);
+    a->pts = NULL;
+    a->pp = NULL;
+    a->dims = NULL;
+    a->buf = NULL;
+}
+
+/* Packs batch seq into a->buf (valid until the next call). */
+static int pack_batch(agent *a, uint64_t seq, const uint8_t **ret, size_t *ret_len) {
+    const opts *o = a->o;
+    for (int k = 0; k < o->points; k++) {
+        a->pts[k].value = (double)(seq * 1000 + (uint64_t)k);
+        a->pts[k].time_unix_ms = o->time_base + (int64_t)seq;
     }
     Serviceradar__Agent__V1__MetricsBatch mb;
     serviceradar__agent__v1__metrics_batch__init(&mb);
     mb.hostname = a->hostname;
     mb.n_points = (size_t)o->points;
-    mb.points = pp;
+    mb.points = a->pp;
     Serviceradar__Agent__V1__UploadBatch ub;
     serviceradar__agent__v1__upload_batch__init(&ub);
     ub.agent_id = a->hostname;
@@ -89,20 +110,17 @@ static int pack_batch(agent *a, uint64_t seq, uint8_t **ret, size_t *ret_len) {
     ub.payload_case = SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_METRICS;
     ub.metrics = &mb;
     size_t len = serviceradar__agent__v1__upload_batch__get_packed_size(&ub);
-    uint8_t *buf = malloc(len ? len : 1);
-    int r = 0;
-    if (!buf)
-        r = -ENOMEM;
-    else
-        serviceradar__agent__v1__upload_batch__pack(&ub, buf);
-    free(pts);
-    free(pp);
-    free(dims);
-    if (r == 0) {
-        *ret = buf;
-        *ret_len = len;
+    if (len > a->buf_cap) {
+        uint8_t *buf = realloc(a->buf, len);
+        if (!buf)
+            return -ENOMEM;
+        a->buf = buf;
+        a->buf_cap = len;
     }
-    return r;
+    serviceradar__agent__v1__upload_batch__pack(&ub, a->buf);
+    *ret = a->buf;
+    *ret_len = len;
+    return 0;
 }
 
 /* One Upload call carrying seqs [first, last]. Returns 0 when every seq was acknowledged. */
@@ -112,7 +130,7 @@ static int upload(agent *a, srg_channel *ch, uint64_t first, uint64_t last) {
     if (r < 0)
         return r;
     for (uint64_t s = first; s <= last && r == 0; s++) {
-        uint8_t *buf = NULL;
+        const uint8_t *buf = NULL;
         size_t len = 0;
         r = pack_batch(a, s, &buf, &len);
         if (r == 0) {
@@ -120,7 +138,6 @@ static int upload(agent *a, srg_channel *ch, uint64_t first, uint64_t last) {
                 a->sent_ms[s] = sr_now_unix_ms();
             r = srg_call_send(call, buf, len, 30000);
         }
-        free(buf);
     }
     if (r == 0)
         r = srg_call_close_send(call);
@@ -154,9 +171,12 @@ static void *agent_main(void *arg) {
     snprintf(key, sizeof(key), "%s/%s.key", o->certs, a->id);
     srg_tls tls = {.ca_file = o->ca, .cert_file = cert, .key_file = key};
     srg_channel *ch = NULL;
-    int r = srg_channel_new(o->gateway, &tls, NULL, &ch);
+    int r = pack_init(a);
+    if (r == 0)
+        r = srg_channel_new(o->gateway, &tls, NULL, &ch);
     if (r < 0) {
         sr_error("could not create channel for %s: %s", a->id, strerror(-r));
+        pack_done(a);
         a->error = r;
         a->done = 1;
         return NULL;
@@ -188,6 +208,7 @@ static void *agent_main(void *arg) {
         }
     }
     srg_channel_free(ch);
+    pack_done(a);
     a->done = 1;
     return NULL;
 }

@@ -10,10 +10,19 @@
 
 #define GW_NATS_DELIVERY_THREADS 4
 #define GW_PUB_MAX_PENDING 4096 /* async publishes in flight per set before the publisher stalls */
+#define GW_PUB_POOL_MAX 64      /* idle publish sets kept for the next Upload calls */
 
 struct gw_nats {
     natsConnection *nc;
+    /* Idle publish sets, all acknowledged. Reusing one keeps its JetStream context and the
+     * reply subscription the context makes on its first asynchronous publish: a fresh set
+     * per call cost a SUB and an UNSUB on the server and a context set-up on both sides. */
+    pthread_mutex_t pool_lock;
+    gw_pubset *pool[GW_PUB_POOL_MAX];
+    size_t pool_n;
 };
+
+static void pubset_destroy(gw_pubset *p);
 
 static int set_err(char *err, size_t errlen, const char *what, natsStatus s) {
     snprintf(err, errlen, "%s: %s", what, natsStatus_GetText(s));
@@ -54,9 +63,11 @@ int gw_nats_connect(const gw_nats_options *o, gw_nats **ret, char *err, size_t e
         natsOptions_Destroy(opts);
         return -ENOMEM;
     }
+    pthread_mutex_init(&n->pool_lock, NULL);
     s = natsConnection_Connect(&n->nc, opts);
     natsOptions_Destroy(opts);
     if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
+        pthread_mutex_destroy(&n->pool_lock);
         free(n);
         return set_err(err, errlen, nats_GetLastError(&s) ? nats_GetLastError(&s) : "could not connect", s);
     }
@@ -67,6 +78,10 @@ int gw_nats_connect(const gw_nats_options *o, gw_nats **ret, char *err, size_t e
 gw_nats *gw_nats_free(gw_nats *n, int timeout_ms) {
     if (!n)
         return NULL;
+    /* Upload calls have ended (the gRPC server is shut down first): the pool is all there is. */
+    for (size_t i = 0; i < n->pool_n; i++)
+        pubset_destroy(n->pool[i]);
+    n->pool_n = 0;
     if (n->nc) {
         if (natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED &&
             natsConnection_DrainTimeout(n->nc, timeout_ms) == NATS_OK) {
@@ -77,6 +92,7 @@ gw_nats *gw_nats_free(gw_nats *n, int timeout_ms) {
         }
         natsConnection_Destroy(n->nc);
     }
+    pthread_mutex_destroy(&n->pool_lock);
     free(n);
     return NULL;
 }
@@ -95,10 +111,12 @@ int gw_nats_publish(gw_nats *n, const char *subject, const void *data, size_t le
 /* ---- JetStream publish sets ---- */
 
 struct gw_pubset {
+    gw_nats *owner;
     jsCtx *js;
     pthread_mutex_t lock;
     uint32_t sent, acked, duplicates, failed;
-    bool used; /* an async publish was attempted: the context has its reply machinery */
+    bool used;  /* an async publish was attempted: the context has its reply machinery */
+    bool clean; /* nothing in flight: the last wait saw every publish acknowledged */
     char error[160];
 };
 
@@ -129,9 +147,18 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 }
 
 int gw_pubset_new(gw_nats *n, gw_pubset **ret) {
-    gw_pubset *p = calloc(1, sizeof(*p));
+    pthread_mutex_lock(&n->pool_lock);
+    gw_pubset *p = n->pool_n > 0 ? n->pool[--n->pool_n] : NULL;
+    pthread_mutex_unlock(&n->pool_lock);
+    if (p) {
+        *ret = p;
+        return 0;
+    }
+    p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
+    p->owner = n;
+    p->clean = true;
     pthread_mutex_init(&p->lock, NULL);
     jsOptions jo;
     jsOptions_Init(&jo);
@@ -140,7 +167,7 @@ int gw_pubset_new(gw_nats *n, gw_pubset **ret) {
     jo.PublishAsync.MaxPending = GW_PUB_MAX_PENDING;
     jo.PublishAsync.StallWait = 5000;
     if (natsConnection_JetStream(&p->js, n->nc, &jo) != NATS_OK) {
-        gw_pubset_free(p);
+        pubset_destroy(p);
         return -ENOMEM;
     }
     *ret = p;
@@ -165,6 +192,7 @@ int gw_pubset_add(gw_pubset *p, const char *subject, const void *data, size_t le
         pthread_mutex_lock(&p->lock);
         p->sent++;
         p->used = true;
+        p->clean = false;
         pthread_mutex_unlock(&p->lock);
         s = js_PublishMsgAsync(p->js, &m, NULL);
         if (s != NATS_OK) {
@@ -187,6 +215,7 @@ void gw_pubset_wait(gw_pubset *p, int64_t timeout_ms, gw_pubset_result *ret) {
     po.MaxWait = timeout_ms > 0 ? timeout_ms : 1;
     /* nats.c 3.4 crashes in the pending-list call on a context that never published */
     natsStatus s = p->used ? js_PublishAsyncComplete(p->js, &po) : NATS_OK;
+    bool complete = s == NATS_OK;
     if (s != NATS_OK) {
         /* take back what is still unacknowledged (late acks are then discarded), then wait
          * for callbacks that are running right now */
@@ -210,14 +239,13 @@ void gw_pubset_wait(gw_pubset *p, int64_t timeout_ms, gw_pubset_result *ret) {
         snprintf(p->error, sizeof(p->error), "jetstream did not acknowledge in time");
     }
     snprintf(ret->error, sizeof(ret->error), "%s", p->error);
+    p->clean = complete && p->failed == 0 && p->acked == p->sent;
     p->sent = p->acked = p->duplicates = p->failed = 0;
     p->error[0] = '\0';
     pthread_mutex_unlock(&p->lock);
 }
 
-gw_pubset *gw_pubset_free(gw_pubset *p) {
-    if (!p)
-        return NULL;
+static void pubset_destroy(gw_pubset *p) {
     if (p->js && p->used) {
         /* no callback may run after the closure is gone */
         natsMsgList pending = {0};
@@ -228,5 +256,27 @@ gw_pubset *gw_pubset_free(gw_pubset *p) {
     jsCtx_Destroy(p->js);
     pthread_mutex_destroy(&p->lock);
     free(p);
+}
+
+/* A set whose publishes were all acknowledged goes back to its connection's pool; any other
+ * (failed, timed out, not waited for) is destroyed, after waiting for callbacks in flight. */
+gw_pubset *gw_pubset_free(gw_pubset *p) {
+    if (!p)
+        return NULL;
+    gw_nats *n = p->owner;
+    pthread_mutex_lock(&p->lock);
+    bool reuse = p->clean && p->sent == 0 && p->js != NULL;
+    pthread_mutex_unlock(&p->lock);
+    if (reuse) {
+        pthread_mutex_lock(&n->pool_lock);
+        if (n->pool_n < GW_PUB_POOL_MAX) {
+            n->pool[n->pool_n++] = p;
+            p = NULL;
+        }
+        pthread_mutex_unlock(&n->pool_lock);
+        if (!p)
+            return NULL;
+    }
+    pubset_destroy(p);
     return NULL;
 }

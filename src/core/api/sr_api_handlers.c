@@ -34,21 +34,26 @@ static const char q_hosts[] = "SELECT " HOST_COLUMNS " FROM hosts ORDER BY agent
 static const char q_host[] = "SELECT " HOST_COLUMNS " FROM hosts WHERE agent_id = $1";
 static const char q_host_exists[] = "SELECT 1 FROM hosts WHERE agent_id = $1";
 
+/* Points with their series (migrations/0003): the planner finds the series by the unique
+ * (agent_id, name, dim) index, then each series' points by (series_id, time). */
+#define METRICS_FROM "metric_series s JOIN metric_points p ON p.series_id = s.id"
 /* $1 agent_id, $2 name, $3 step seconds, $4 from ms, $5 to ms, $6 row limit [, $7 dim] */
 static const char q_metrics_all_dims[] =
     "SELECT dim, " MS("time_bucket($3::bigint * interval '1 second', time)") " AS t, "
-    "avg(value), min(value), max(value) FROM metrics "
+    "avg(value), min(value), max(value) FROM " METRICS_FROM " "
     "WHERE agent_id = $1 AND name = $2 AND time >= " FROM_MS("$4") " AND time < " FROM_MS("$5") " "
     "GROUP BY 1, 2 ORDER BY 1, 2 LIMIT $6";
 static const char q_metrics_one_dim[] =
     "SELECT dim, " MS("time_bucket($3::bigint * interval '1 second', time)") " AS t, "
-    "avg(value), min(value), max(value) FROM metrics "
+    "avg(value), min(value), max(value) FROM " METRICS_FROM " "
     "WHERE agent_id = $1 AND name = $2 AND dim = $7 AND time >= " FROM_MS("$4") " AND time < " FROM_MS("$5") " "
     "GROUP BY 1, 2 ORDER BY 1, 2 LIMIT $6";
 
+/* Series with a point in the last 24 hours: one index probe per series of the agent. */
 static const char q_metric_names[] =
-    "SELECT name, array_to_json(array_agg(DISTINCT dim ORDER BY dim))::text FROM metrics "
-    "WHERE agent_id = $1 AND time >= now() - interval '24 hours' GROUP BY name ORDER BY name LIMIT $2";
+    "SELECT s.name, array_to_json(array_agg(s.dim ORDER BY s.dim))::text FROM metric_series s "
+    "WHERE s.agent_id = $1 AND EXISTS (SELECT 1 FROM metric_points p WHERE p.series_id = s.id AND "
+    "p.time >= now() - interval '24 hours') GROUP BY s.name ORDER BY s.name LIMIT $2";
 
 /* $1 command_id, $2 agent_id, $3 type, $4 payload (JSON text), $5 issued ms, $6 deadline ms */
 static const char q_command_insert[] =

@@ -22,12 +22,24 @@
 
 #define COPYBUF_MAX (64u * 1024 * 1024) /* a fetched batch is split into transactions above this */
 #define PARAM_MAX (16u * 1024 * 1024)
+#define SERIES_CACHE_MAX (1u << 20) /* series ids a worker keeps (about 100 MiB at most) */
 
 static const char SQL_INSERT_BATCHES[] =
     "INSERT INTO ingest_batches (agent_id, epoch, seq) "
     "SELECT a, e, s FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS t(a, e, s) "
     "ON CONFLICT DO NOTHING RETURNING agent_id, epoch, seq";
-static const char SQL_COPY_METRICS[] = "COPY metrics (time, agent_id, name, dim, value) FROM STDIN (FORMAT binary)";
+static const char SQL_COPY_METRICS[] = "COPY metric_points (time, series_id, value) FROM STDIN (FORMAT binary)";
+/* Series are created in their own short transaction, in one (sorted) order so that concurrent
+ * workers never deadlock, and looked up afterwards: a plain SELECT sees rows another worker
+ * committed while this INSERT waited on them. */
+static const char SQL_SERIES_INSERT[] =
+    "INSERT INTO metric_series (agent_id, name, dim) "
+    "SELECT DISTINCT a, n, d FROM unnest($1::text[], $2::text[], $3::text[]) AS t(a, n, d) ORDER BY 1, 2, 3 "
+    "ON CONFLICT DO NOTHING";
+static const char SQL_SERIES_SELECT[] =
+    "SELECT s.id, s.agent_id, s.name, s.dim FROM metric_series s "
+    "JOIN (SELECT DISTINCT a, n, d FROM unnest($1::text[], $2::text[], $3::text[]) AS t(a, n, d)) k "
+    "ON s.agent_id = k.a AND s.name = k.n AND s.dim = k.d";
 static const char SQL_UPSERT_HOSTS[] =
     "INSERT INTO hosts AS h (agent_id, hostname, first_seen, last_seen, status, status_changed_at) "
     "SELECT a, n, now(), LEAST(to_timestamp(t / 1000.0), now()), 'online', now() "
@@ -36,6 +48,18 @@ static const char SQL_UPSERT_HOSTS[] =
     "hostname = CASE WHEN EXCLUDED.hostname <> '' THEN EXCLUDED.hostname ELSE h.hostname END, "
     "last_seen = GREATEST(h.last_seen, EXCLUDED.last_seen), status = 'online', "
     "status_changed_at = CASE WHEN h.status <> 'online' THEN now() ELSE h.status_changed_at END";
+/* The statements a metrics worker runs for every batch, prepared once per connection (parsing
+ * and planning them each time cost PostgreSQL more than a small COPY). */
+static const struct {
+    const char *name, *sql;
+} PREPARED[] = {
+    {"sr_insert_batches", SQL_INSERT_BATCHES},
+    {"sr_upsert_hosts", SQL_UPSERT_HOSTS},
+    {"sr_series_insert", SQL_SERIES_INSERT},
+    {"sr_series_select", SQL_SERIES_SELECT},
+};
+enum { PREP_INSERT_BATCHES, PREP_UPSERT_HOSTS, PREP_SERIES_INSERT, PREP_SERIES_SELECT };
+
 static const char SQL_INSERT_DEAD[] =
     "INSERT INTO dead_letters (stream, subject, stream_seq, reason, headers, payload) "
     "VALUES ($1, $2, $3::bigint, $4, $5::jsonb, $6::bytea)";
@@ -221,9 +245,13 @@ struct sr_metrics_worker {
     jsCtx *js;
     natsSubscription *sub;
     PGconn *pg;
+    int prepared; /* PREPARED exist on pg */
     int64_t backoff_ms;
     sr_telemetry_decoder *dec;
     sr_copybuf copy;
+    sr_series_cache *series;
+    int64_t *ids; /* series id per point of the message being encoded */
+    size_t ids_cap;
     mentry *e;
     sr_textbuf p1, p2, p3;
     int64_t next_stats_ms;
@@ -240,6 +268,29 @@ static int tx_error(sr_metrics_worker *w, PGresult *res, const char *what, char 
     if (!data)
         sr_warn("%s: could not %s: %s", w->name, what, err);
     return data ? -EBADMSG : -EIO;
+}
+
+static PGresult *exec_prepared(sr_metrics_worker *w, int which, int n, const char *const *params) {
+    return PQexecPrepared(w->pg, PREPARED[which].name, n, params, NULL, NULL, 0);
+}
+
+/* Prepares PREPARED on a new connection. 0 or -EIO (logged). */
+static int prepare_all(sr_metrics_worker *w) {
+    if (w->prepared)
+        return 0;
+    for (size_t i = 0; i < SR_ARRAY_SIZE(PREPARED); i++) {
+        PGresult *res = PQprepare(w->pg, PREPARED[i].name, PREPARED[i].sql, 0, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            char err[512];
+            sr_pg_errmsg(w->pg, res, err, sizeof(err));
+            sr_warn("%s: could not prepare %s: %s", w->name, PREPARED[i].name, err);
+            PQclear(res);
+            return -EIO;
+        }
+        PQclear(res);
+    }
+    w->prepared = 1;
+    return 0;
 }
 
 static int put_i64(sr_textbuf *b, int64_t v, int first) {
@@ -272,7 +323,7 @@ static int insert_batches(sr_metrics_worker *w, size_t a, size_t b, char *err, s
         return -ENOBUFS;
     }
     const char *params[3] = {w->p1.data, w->p2.data, w->p3.data};
-    PGresult *res = PQexecParams(w->pg, SQL_INSERT_BATCHES, 3, NULL, params, NULL, NULL, 0);
+    PGresult *res = exec_prepared(w, PREP_INSERT_BATCHES, 3, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         return tx_error(w, res, "record ingest batches", err, errlen);
     int rows = PQntuples(res);
@@ -388,7 +439,7 @@ static int upsert_hosts(sr_metrics_worker *w, size_t a, size_t b, char *err, siz
         return -ENOBUFS;
     }
     const char *params[3] = {w->p1.data, w->p2.data, w->p3.data};
-    PGresult *res = PQexecParams(w->pg, SQL_UPSERT_HOSTS, 3, NULL, params, NULL, NULL, 0);
+    PGresult *res = exec_prepared(w, PREP_UPSERT_HOSTS, 3, params);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         return tx_error(w, res, "update hosts", err, errlen);
     PQclear(res);
@@ -454,9 +505,10 @@ static void ack_range(sr_metrics_worker *w, size_t a, size_t b) {
     }
 }
 
-static void nak_range(sr_metrics_worker *w, size_t a, size_t b) {
+/* Gives messages [a, b) of the fetched list back (w->e may not cover them all yet). */
+static void nak_range(sr_metrics_worker *w, natsMsgList *list, size_t a, size_t b) {
     for (size_t i = a; i < b; i++)
-        (void)natsMsg_NakWithDelay(w->e[i].msg, w->ing->cfg.nak_delay_ms, NULL);
+        (void)natsMsg_NakWithDelay(list->Msgs[i], w->ing->cfg.nak_delay_ms, NULL);
 }
 
 /* Commits entries [a, b) and acknowledges them. When the database rejects the data of the
@@ -496,7 +548,90 @@ static int flush(sr_metrics_worker *w, size_t a, size_t b) {
     return 0;
 }
 
-static void decode_entry(sr_metrics_worker *w, mentry *e, int64_t now) {
+/* Fills w->ids with the series of every point of u: from the cache, else from metric_series
+ * (created when missing, committed at once, so cached ids always exist). Runs outside the batch
+ * transaction. 0, -EBADMSG (the database rejects these names) or -EIO. */
+static int resolve_series(sr_metrics_worker *w, const sr_ingest_upload *u, char *err, size_t errlen) {
+    if (u->n_points > w->ids_cap) {
+        int64_t *ids = realloc(w->ids, u->n_points * sizeof(*ids));
+        if (!ids) {
+            snprintf(err, errlen, "out of memory");
+            return -EIO;
+        }
+        w->ids = ids;
+        w->ids_cap = u->n_points;
+    }
+    /* Everything this message needs must fit in the cache at once. */
+    if (sr_series_cache_count(w->series) + u->n_points > SERIES_CACHE_MAX)
+        sr_series_cache_clear(w->series);
+    size_t misses = 0;
+    for (size_t i = 0; i < u->n_points; i++) {
+        const Serviceradar__Agent__V1__MetricPoint *pt = u->points[i];
+        if (!sr_series_cache_get(w->series, u->agent_id, u->agent_id_len, pt->name, pt->dim, &w->ids[i])) {
+            w->ids[i] = -1;
+            misses++;
+        }
+    }
+    if (misses == 0)
+        return 0;
+    sr_textbuf_reset(&w->p1);
+    sr_textbuf_reset(&w->p2);
+    sr_textbuf_reset(&w->p3);
+    int r = sr_textbuf_put(&w->p1, "{", 1) | sr_textbuf_put(&w->p2, "{", 1) | sr_textbuf_put(&w->p3, "{", 1);
+    int first = 1;
+    for (size_t i = 0; i < u->n_points && r == 0; i++) {
+        if (w->ids[i] >= 0)
+            continue;
+        const Serviceradar__Agent__V1__MetricPoint *pt = u->points[i];
+        const char *dim = pt->dim ? pt->dim : "";
+        if (!first)
+            r |= sr_textbuf_put(&w->p1, ",", 1) | sr_textbuf_put(&w->p2, ",", 1) | sr_textbuf_put(&w->p3, ",", 1);
+        r |= sr_textbuf_put_array_elem(&w->p1, u->agent_id, u->agent_id_len);
+        r |= sr_textbuf_put_array_elem(&w->p2, pt->name, strlen(pt->name));
+        r |= sr_textbuf_put_array_elem(&w->p3, dim, strlen(dim));
+        first = 0;
+    }
+    r |= sr_textbuf_put(&w->p1, "}", 1) | sr_textbuf_put(&w->p2, "}", 1) | sr_textbuf_put(&w->p3, "}", 1);
+    if (r != 0) {
+        snprintf(err, errlen, "series keys over the parameter size limit");
+        return -EBADMSG;
+    }
+    const char *params[3] = {w->p1.data, w->p2.data, w->p3.data};
+    PGresult *res = exec_prepared(w, PREP_SERIES_INSERT, 3, params);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        return tx_error(w, res, "create metric series", err, errlen);
+    PQclear(res);
+    res = exec_prepared(w, PREP_SERIES_SELECT, 3, params);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return tx_error(w, res, "look up metric series", err, errlen);
+    for (int row = 0; row < PQntuples(res); row++) {
+        int64_t id;
+        if (sr_parse_i64(PQgetvalue(res, row, 0), 1, INT64_MAX, &id) < 0)
+            continue;
+        const char *agent = PQgetvalue(res, row, 1);
+        if (sr_series_cache_put(w->series, agent, strlen(agent), PQgetvalue(res, row, 2), PQgetvalue(res, row, 3),
+                                id) < 0) {
+            PQclear(res);
+            snprintf(err, errlen, "out of memory");
+            return -EIO;
+        }
+    }
+    PQclear(res);
+    for (size_t i = 0; i < u->n_points; i++) {
+        const Serviceradar__Agent__V1__MetricPoint *pt = u->points[i];
+        if (w->ids[i] < 0 &&
+            !sr_series_cache_get(w->series, u->agent_id, u->agent_id_len, pt->name, pt->dim, &w->ids[i])) {
+            snprintf(err, errlen, "metric series of point %zu (%s) not found after insert", i, pt->name);
+            sr_warn("%s: %s", w->name, err);
+            return -EIO;
+        }
+    }
+    return 0;
+}
+
+/* Decodes e->msg and encodes its points into the copy buffer. 0, or -EIO when the database
+ * could not be asked for series ids (the caller gives the batch back to JetStream). */
+static int decode_entry(sr_metrics_worker *w, mentry *e, int64_t now) {
     const char *agent = NULL;
     (void)natsMsgHeader_Get(e->msg, "Sr-Agent-Id", &agent);
     sr_ingest_upload u;
@@ -504,7 +639,7 @@ static void decode_entry(sr_metrics_worker *w, mentry *e, int64_t now) {
                                     w->dec, &u, e->reason, sizeof(e->reason));
     if (r < 0) {
         e->dead = 1;
-        return;
+        return 0;
     }
     e->agent_id = u.agent_id;
     e->agent_len = u.agent_id_len;
@@ -513,18 +648,30 @@ static void decode_entry(sr_metrics_worker *w, mentry *e, int64_t now) {
     e->max_time_ms = u.max_time_ms;
     e->n_points = u.n_points;
     snprintf(e->hostname, sizeof(e->hostname), "%s", u.hostname);
+    char err[512];
+    r = resolve_series(w, &u, err, sizeof(err));
+    if (r == -EBADMSG) {
+        sr_warn("%s: database rejected the series of a message from agent %s, parking it: %s", w->name, e->agent_id,
+                err);
+        e->dead = 1;
+        snprintf(e->reason, sizeof(e->reason), "database rejected: %.200s", err);
+        return 0;
+    }
+    if (r < 0)
+        return r;
     e->off = w->copy.len;
-    r = sr_copybuf_append_upload(&w->copy, &u);
+    r = sr_copybuf_append_series(&w->copy, &u, w->ids);
     if (r == -ENOBUFS) {
         e->len = SIZE_MAX; /* caller flushes what it has and retries */
-        return;
+        return 0;
     }
     if (r < 0) {
         e->dead = 1;
         snprintf(e->reason, sizeof(e->reason), "could not encode points: %s", strerror(-r));
-        return;
+        return 0;
     }
     e->len = w->copy.len - e->off;
+    return 0;
 }
 
 static void hist_add(sr_core_stats *st, int n) {
@@ -544,19 +691,27 @@ static void process(sr_metrics_worker *w, natsMsgList *list) {
         mentry *e = &w->e[i];
         memset(e, 0, sizeof(*e));
         e->msg = list->Msgs[i];
-        decode_entry(w, e, now);
+        if (decode_entry(w, e, now) < 0) {
+            atomic_fetch_add(&w->ing->stats->db_errors, 1);
+            nak_range(w, list, start, n);
+            return;
+        }
         if (!e->dead && e->len == SIZE_MAX) {
             /* The copy buffer is full: commit what came before, then start over with this one. */
             if (flush(w, start, i) < 0) {
                 if (!atomic_load(&w->ing->abort))
-                    nak_range(w, start, n);
+                    nak_range(w, list, start, n);
                 return;
             }
             start = i;
             sr_copybuf_reset(&w->copy);
             memset(e, 0, sizeof(*e));
             e->msg = list->Msgs[i];
-            decode_entry(w, e, now);
+            if (decode_entry(w, e, now) < 0) {
+                atomic_fetch_add(&w->ing->stats->db_errors, 1);
+                nak_range(w, list, start, n);
+                return;
+            }
             if (!e->dead && e->len == SIZE_MAX) {
                 e->dead = 1;
                 snprintf(e->reason, sizeof(e->reason), "points exceed the %u byte batch buffer", COPYBUF_MAX);
@@ -564,7 +719,7 @@ static void process(sr_metrics_worker *w, natsMsgList *list) {
         }
     }
     if (flush(w, start, n) < 0 && !atomic_load(&w->ing->abort))
-        nak_range(w, start, n);
+        nak_range(w, list, start, n);
 }
 
 static void read_consumer_info(sr_metrics_worker *w) {
@@ -587,8 +742,16 @@ static void *metrics_main(void *arg) {
     sr_core_stats *st = ing->stats;
     int64_t nats_backoff = 0;
     while (!atomic_load(&ing->stop)) {
+        if (!w->pg || PQstatus(w->pg) != CONNECTION_OK)
+            w->prepared = 0; /* a new connection has none of them */
         if (sr_ingest_pg_ensure(ing, &w->pg, &w->backoff_ms, w->name) < 0)
             break;
+        if (prepare_all(w) < 0) {
+            atomic_fetch_add(&st->db_errors, 1);
+            w->pg = sr_pg_close(w->pg);
+            sr_ingest_wait(ing, 1000);
+            continue;
+        }
         if (w->index == 0)
             atomic_store(&st->db_connected, 1);
         natsMsgList list = {0};
@@ -633,6 +796,8 @@ static sr_metrics_worker *metrics_worker_free(sr_metrics_worker *w) {
     sr_pg_close(w->pg);
     sr_telemetry_decoder_free(w->dec);
     sr_copybuf_done(&w->copy);
+    sr_series_cache_free(w->series);
+    free(w->ids);
     sr_textbuf_done(&w->p1);
     sr_textbuf_done(&w->p2);
     sr_textbuf_done(&w->p3);
@@ -653,7 +818,9 @@ static int metrics_worker_start(sr_ingest *ing, int index, sr_metrics_worker **r
     sr_textbuf_init(&w->p2, PARAM_MAX);
     sr_textbuf_init(&w->p3, PARAM_MAX);
     w->e = calloc((size_t)ing->cfg.batch_size, sizeof(*w->e));
-    int r = (!w->e || sr_telemetry_decoder_new(&w->dec) < 0) ? -ENOMEM : 0;
+    int r = (!w->e || sr_telemetry_decoder_new(&w->dec) < 0 || sr_series_cache_new(SERIES_CACHE_MAX, &w->series) < 0)
+                ? -ENOMEM
+                : 0;
     if (r == 0 && natsConnection_JetStream(&w->js, ing->nc, NULL) != NATS_OK)
         r = -EIO;
     if (r == 0) {

@@ -259,7 +259,7 @@ static int setup(void **state) {
     snprintf(f->conninfo, sizeof(f->conninfo), "%s", g_conninfo);
     f->db = PQconnectdb(f->conninfo);
     assert_int_equal(PQstatus(f->db), CONNECTION_OK);
-    sql(f, "TRUNCATE hosts, metrics, commands", 0, NULL);
+    sql(f, "TRUNCATE hosts, metric_points, metric_series, commands", 0, NULL);
 
     assert_int_equal(srtest_tmpdir(f->tmp, sizeof(f->tmp)), 0);
     snprintf(f->web, sizeof(f->web), "%s/web", f->tmp);

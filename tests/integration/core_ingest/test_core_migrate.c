@@ -60,12 +60,12 @@ static void test_apply_and_idempotent(void **state) {
     assert_true(applied >= 2);
     assert_int_equal(count(f->pg, "SELECT count(*) FROM schema_migrations"), applied);
     assert_int_equal(count(f->pg, "SELECT count(*) FROM timescaledb_information.hypertables "
-                                  "WHERE hypertable_name = 'metrics'"),
+                                  "WHERE hypertable_name = 'metric_points'"),
                      1);
     assert_int_equal(count(f->pg, "SELECT count(*) FROM pg_extension WHERE extname IN "
                                   "('timescaledb','vector','age','postgis','pg_trgm')"),
                      5);
-    assert_int_equal(count(f->pg, "SELECT count(*) FROM pg_indexes WHERE indexname = 'metrics_agent_name_dim_time'"),
+    assert_int_equal(count(f->pg, "SELECT count(*) FROM pg_indexes WHERE indexname = 'metric_points_series_time'"),
                      1);
     assert_int_equal(count(f->pg, "SELECT count(*) FROM hosts"), 0);
     assert_int_equal(count(f->pg, "SELECT length(checksum) FROM schema_migrations WHERE version = 1"), 64);
