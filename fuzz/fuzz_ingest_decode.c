@@ -1,12 +1,53 @@
-/* Fuzz target: the core's decode + validate of a telemetry.metrics.edge message, and the
- * binary COPY encoding of what it accepts. Input: the Sr-Agent-Id header value up to the first
- * '\n' (an empty first line means no header), then the packed UploadBatch. */
+/* Fuzz target: what a metrics worker does with one telemetry.metrics.edge message short of the
+ * database: decode + validate, series ids through a sr_series_cache (a miss gets the next id, as
+ * metric_series would give it), then the binary COPY encoding of the narrow metric_points rows.
+ * Input: the Sr-Agent-Id header value up to the first '\n' (an empty first line means no
+ * header), then the packed UploadBatch. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sr_ingest_copy.h"
 #include "sr_ingest_decode.h"
+#include "sr_series_cache.h"
+
+#define ROW_BYTES 38 /* 2 (field count) + 3 × (4 length + 8 value) */
+
+/* As the worker's resolve_series, with ids made up instead of read back from metric_series. */
+static int resolve(sr_series_cache *c, size_t max, const sr_ingest_upload *u, int64_t *ids) {
+    if (sr_series_cache_count(c) + u->n_points > max)
+        sr_series_cache_clear(c);
+    int64_t next = 1;
+    for (size_t i = 0; i < u->n_points; i++) {
+        const Serviceradar__Agent__V1__MetricPoint *pt = u->points[i];
+        if (sr_series_cache_get(c, u->agent_id, u->agent_id_len, pt->name, pt->dim, &ids[i]))
+            continue;
+        ids[i] = next++;
+        int r = sr_series_cache_put(c, u->agent_id, u->agent_id_len, pt->name, pt->dim, ids[i]);
+        if (r < 0)
+            return r;
+        int64_t back = 0;
+        if (!sr_series_cache_get(c, u->agent_id, u->agent_id_len, pt->name, pt->dim, &back) || back != ids[i])
+            abort(); /* a key just put must be found with its id */
+        if (sr_series_cache_count(c) > max)
+            abort(); /* the cap holds */
+    }
+    return 0;
+}
+
+static void encode(const sr_ingest_upload *u, const int64_t *ids) {
+    sr_copybuf b;
+    sr_copybuf_init(&b, 64u * 1024 * 1024);
+    if (sr_copybuf_header(&b) == 0) {
+        size_t before = b.len;
+        int r = sr_copybuf_append_series(&b, u, ids);
+        if ((r == 0 && b.len != before + u->n_points * ROW_BYTES) || (r < 0 && b.len != before))
+            abort();
+        (void)sr_copybuf_trailer(&b);
+    }
+    sr_copybuf_done(&b);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -28,12 +69,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char reason[256];
     if (sr_ingest_decode_upload(data + off, size - off, agent, INT64_C(1767225600000), d, &u, reason,
                                 sizeof(reason)) == 0) {
-        sr_copybuf b;
-        sr_copybuf_init(&b, 64u * 1024 * 1024);
-        (void)sr_copybuf_header(&b);
-        (void)sr_copybuf_append_upload(&b, &u);
-        (void)sr_copybuf_trailer(&b);
-        sr_copybuf_done(&b);
+        /* A cap of 16 .. 2048 entries, picked by the batch, so that both the growing of the table
+         * and the emptying at the cap run. */
+        size_t max = (size_t)16 << (u.seq % 8);
+        sr_series_cache *c = NULL;
+        int64_t *ids = malloc((u.n_points ? u.n_points : 1) * sizeof(*ids));
+        if (ids && sr_series_cache_new(max, &c) == 0 && resolve(c, max, &u, ids) == 0)
+            encode(&u, ids);
+        sr_series_cache_free(c);
+        free(ids);
     }
     sr_telemetry_decoder_free(d);
     return 0;

@@ -136,9 +136,9 @@ static int prepare_database(const sr_core_config *cfg) {
         sr_error("could not connect to the database: %s", err);
         return r;
     }
-    sr_info("applying migrations from %s", cfg->migrations_dir);
+    sr_info("applying migrations from %s", sr_core_config_migrations_dir(cfg));
     int applied = 0;
-    r = sr_migrate_apply_err(pg, cfg->migrations_dir, &applied, err, sizeof(err));
+    r = sr_migrate_apply_err(pg, sr_core_config_migrations_dir(cfg), &applied, err, sizeof(err));
     if (r < 0) {
         sr_error("could not apply migrations: %s", err);
         return r;
@@ -345,7 +345,7 @@ int main(int argc, char **argv) {
         sr_api_config ac = {
             .listen = cfg.http_listen,
             .pg_conninfo = cfg.pg_conninfo,
-            .web_root = cfg.web_root,
+            .web_root = sr_core_config_web_root(&cfg),
             .pki_dir = pki,
         };
         r = sr_api_start(&ac, &stats, nc, &api);

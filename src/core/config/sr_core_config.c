@@ -22,8 +22,9 @@ static const sr_config_entry entries[] = {
     E("log.level", SR_CFG_STRING, log_level, "info", 0, 0, "debug, info, warn or error"),
     E("pg.conninfo", SR_CFG_STRING, pg_conninfo, "host=127.0.0.1 port=55432 user=postgres dbname=serviceradar", 0, 0,
       "libpq connection string; the database is created when missing"),
-    E("migrations.dir", SR_CFG_STRING, migrations_dir, SR_MIGRATIONS_DIR, 0, 0,
-      "directory of numbered .sql migrations applied at start"),
+    E("migrations.dir", SR_CFG_STRING, migrations_dir, "", 0, 0,
+      "directory of numbered .sql migrations applied at start; empty: the migrations/ of the source tree this "
+      "binary was built from"),
     E("nats.url", SR_CFG_STRING, nats_url, "", 0, 0,
       "NATS server to use; empty: start and supervise a local nats-server"),
     E("nats.server_path", SR_CFG_STRING, nats_server_path, "", 0, 0,
@@ -48,7 +49,8 @@ static const sr_config_entry entries[] = {
     E("agents.sweep_interval", SR_CFG_DURATION, sweep_interval_ms, "5s", 100, 3600000,
       "how often offline hosts and expired commands are looked for"),
     E("http.listen", SR_CFG_STRING, http_listen, "127.0.0.1:8080", 0, 0, "HTTP API and web UI address"),
-    E("web.root", SR_CFG_STRING, web_root, SR_WEB_ROOT, 0, 0, "directory of the built web UI"),
+    E("web.root", SR_CFG_STRING, web_root, "", 0, 0,
+      "directory of the built web UI; empty: the web/dist of the source tree this binary was built from"),
     E("pki.dir", SR_CFG_STRING, pki_dir, "", 0, 0, "CA and certificates; empty: <data_dir>/pki"),
 };
 #undef E
@@ -74,10 +76,6 @@ int sr_core_config_validate(const sr_core_config *c, char *err, size_t errlen) {
         snprintf(err, errlen, "pg.conninfo: must not be empty");
         return -EINVAL;
     }
-    if (!c->migrations_dir[0]) {
-        snprintf(err, errlen, "migrations.dir: must not be empty");
-        return -EINVAL;
-    }
     if (c->batch_wait_ms >= c->ack_wait_ms) {
         snprintf(err, errlen, "ingest.batch_wait must be shorter than ingest.ack_wait");
         return -EINVAL;
@@ -93,6 +91,16 @@ int sr_core_config_pki_dir(const sr_core_config *c, char *out, size_t outlen) {
     int n = c->pki_dir && c->pki_dir[0] ? snprintf(out, outlen, "%s", c->pki_dir)
                                         : snprintf(out, outlen, "%s/pki", c->data_dir);
     return (n < 0 || (size_t)n >= outlen) ? -ENAMETOOLONG : 0;
+}
+
+/* The defaults name the build's source tree at run time, so sample files and --print-default-config
+ * stay the same for every checkout. */
+const char *sr_core_config_migrations_dir(const sr_core_config *c) {
+    return c->migrations_dir && c->migrations_dir[0] ? c->migrations_dir : SR_MIGRATIONS_DIR;
+}
+
+const char *sr_core_config_web_root(const sr_core_config *c) {
+    return c->web_root && c->web_root[0] ? c->web_root : SR_WEB_ROOT;
 }
 
 void sr_core_config_free(sr_core_config *c) { sr_config_free(&sr_core_config_table, c); }

@@ -36,4 +36,7 @@ int sr_core_config_defaults(sr_core_config *c);
 int sr_core_config_validate(const sr_core_config *c, char *err, size_t errlen);
 /* pki_dir, or <data_dir>/pki when empty, into out. */
 int sr_core_config_pki_dir(const sr_core_config *c, char *out, size_t outlen);
+/* migrations.dir and web.root with their build-time defaults applied. */
+const char *sr_core_config_migrations_dir(const sr_core_config *c);
+const char *sr_core_config_web_root(const sr_core_config *c);
 void sr_core_config_free(sr_core_config *c);

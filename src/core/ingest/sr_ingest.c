@@ -17,8 +17,10 @@
 #include "sr_log.h"
 #include "sr_parse.h"
 #include "sr_pg.h"
+#include "sr_series_cache.h"
 #include "sr_streams.h"
 #include "sr_time.h"
+#include "sr_utf8.h"
 
 #define COPYBUF_MAX (64u * 1024 * 1024) /* a fetched batch is split into transactions above this */
 #define PARAM_MAX (16u * 1024 * 1024)
@@ -123,7 +125,7 @@ void sr_ingest_utf8_sanitize(char *s) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x80) {
             n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-            if (i + n > len || !sr_ingest_utf8_valid(s + i, n)) {
+            if (i + n > len || !sr_utf8_valid(s + i, n)) {
                 s[i] = '?';
                 n = 1;
             }
@@ -135,14 +137,7 @@ void sr_ingest_utf8_sanitize(char *s) {
 /* ---- shared by both workers ---- */
 
 void sr_ingest_wait(sr_ingest *ing, int64_t ms) {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = sr_mono_deadline_ts(ms);
     pthread_mutex_lock(&ing->lock);
     while (!atomic_load(&ing->stop) && pthread_cond_timedwait(&ing->cond, &ing->lock, &until) != ETIMEDOUT)
         ;
@@ -178,12 +173,12 @@ static json_t *headers_json(natsMsg *msg) {
         return o;
     for (int i = 0; i < n && i < 64; i++) {
         const char *v = NULL;
-        if (!keys[i] || !sr_ingest_utf8_valid(keys[i], strlen(keys[i])))
+        if (!keys[i] || !sr_utf8_valid(keys[i], strlen(keys[i])))
             continue;
         if (natsMsgHeader_Get(msg, keys[i], &v) != NATS_OK || !v)
             continue;
         size_t vl = strnlen(v, 4096);
-        json_t *js = sr_ingest_utf8_valid(v, vl) ? json_stringn(v, vl) : json_string("<not utf-8>");
+        json_t *js = sr_utf8_valid(v, vl) ? json_stringn(v, vl) : json_string("<not utf-8>");
         if (js)
             json_object_set_new(o, keys[i], js);
     }
@@ -879,17 +874,18 @@ int sr_ingest_start(const sr_ingest_config *cfg, natsConnection *nc, sr_core_sta
         ing->cfg.nak_delay_ms = 1000;
     if (ing->cfg.offline_after_ms <= 0)
         ing->cfg.offline_after_ms = 45000;
+    /* On the monotonic clock, for sr_ingest_wait. Made first, since sr_ingest_free destroys it. */
+    int r = sr_mono_cond_init(&ing->cond);
+    if (r < 0) {
+        free(ing);
+        return r;
+    }
     ing->conninfo = strdup(cfg->pg_conninfo);
     ing->nc = nc;
     ing->stats = stats;
     pthread_mutex_init(&ing->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&ing->cond, &ca);
-    pthread_condattr_destroy(&ca);
     ing->workers = calloc((size_t)cfg->workers, sizeof(*ing->workers));
-    int r = (!ing->conninfo || !ing->workers) ? -ENOMEM : 0;
+    r = (!ing->conninfo || !ing->workers) ? -ENOMEM : 0;
     for (int i = 0; r == 0 && i < cfg->workers; i++) {
         r = metrics_worker_start(ing, i, &ing->workers[i]);
         if (r == 0)

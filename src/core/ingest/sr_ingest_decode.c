@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sr_utf8.h"
+
 __attribute__((format(printf, 3, 4))) static int fail(char *reason, size_t reasonlen, const char *fmt, ...) {
     if (reason && reasonlen) {
         va_list ap;
@@ -15,51 +17,12 @@ __attribute__((format(printf, 3, 4))) static int fail(char *reason, size_t reaso
     return -EBADMSG;
 }
 
-int sr_ingest_utf8_valid(const char *str, size_t len) {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = s[i];
-        if (c == 0)
-            return 0;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned cp;
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (len - i <= n)
-            return 0;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += n + 1;
-    }
-    return 1;
-}
-
 int sr_ingest_decode_upload(const void *data, size_t len, const char *agent_hdr, int64_t now_ms,
                             sr_telemetry_decoder *dec, sr_ingest_upload *ret, char *reason, size_t reasonlen) {
     if (!agent_hdr || !*agent_hdr)
         return fail(reason, reasonlen, "missing Sr-Agent-Id header");
     size_t alen = strnlen(agent_hdr, SR_INGEST_MAX_AGENT_ID + 1);
-    if (alen > SR_INGEST_MAX_AGENT_ID || !sr_ingest_utf8_valid(agent_hdr, alen))
+    if (alen > SR_INGEST_MAX_AGENT_ID || !sr_utf8_valid(agent_hdr, alen))
         return fail(reason, reasonlen, "Sr-Agent-Id header too long or not UTF-8");
     if (len > SR_INGEST_MAX_PAYLOAD)
         return fail(reason, reasonlen, "payload of %zu bytes over the %d byte limit", len, SR_INGEST_MAX_PAYLOAD);

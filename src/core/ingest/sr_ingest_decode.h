@@ -27,10 +27,6 @@ typedef struct {
     int64_t max_time_ms; /* newest point time (0 when there are no points) */
 } sr_ingest_upload;
 
-/* 1 when s[0..len) is well-formed UTF-8 without NUL, surrogates or overlong forms (what
- * PostgreSQL accepts in text). */
-int sr_ingest_utf8_valid(const char *s, size_t len);
-
 /* Decodes data[0..len) with dec (its arena holds the result until the next decode). agent_hdr
  * is the value of Sr-Agent-Id (NULL when absent). Returns 0, or -EBADMSG with a short reason
  * ("missing Sr-Agent-Id header", "... point 3 (cpu.usage_pct): value is not finite") in reason. */

@@ -1,4 +1,5 @@
-/* Decode + validate of telemetry.metrics.edge messages and the binary COPY encoding. */
+/* Decode + validate of telemetry.metrics.edge messages and the binary COPY encoding of the
+ * narrow metric_points rows. UTF-8 rules: tests/unit/base/test_utf8.c. */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -158,67 +159,81 @@ static void test_garbage(void **state) {
     sr_telemetry_decoder_free(d);
 }
 
-static void test_utf8(void **state) {
-    (void)state;
-    assert_true(sr_ingest_utf8_valid("h\xc3\xa9llo", 6));
-    assert_true(sr_ingest_utf8_valid("\xf0\x9f\x98\x80", 4));
-    assert_false(sr_ingest_utf8_valid("\xc0\xaf", 2));         /* overlong */
-    assert_false(sr_ingest_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
-    assert_false(sr_ingest_utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
-    assert_false(sr_ingest_utf8_valid("a\0b", 3));
-    assert_false(sr_ingest_utf8_valid("\xe2\x82", 2));         /* truncated */
-}
-
 static uint32_t rd32(const unsigned char *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static void test_copy_encoding(void **state) {
     (void)state;
-    Serviceradar__Agent__V1__MetricPoint p;
-    serviceradar__agent__v1__metric_point__init(&p);
-    p.name = (char *)(uintptr_t) "load.1";
-    p.dim = (char *)(uintptr_t) "";
-    p.value = 0.5;
-    p.time_unix_ms = 946684800000LL + 1; /* PostgreSQL epoch + 1 ms */
-    const Serviceradar__Agent__V1__MetricPoint *pts[1] = {&p};
-    sr_ingest_upload u = {.agent_id = "ag", .agent_id_len = 2, .points = pts, .n_points = 1};
+    Serviceradar__Agent__V1__MetricPoint p[2];
+    for (int i = 0; i < 2; i++)
+        serviceradar__agent__v1__metric_point__init(&p[i]);
+    p[0].name = (char *)(uintptr_t) "load.1";
+    p[0].dim = (char *)(uintptr_t) "";
+    p[0].value = 0.5;
+    p[0].time_unix_ms = 946684800000LL + 1; /* PostgreSQL epoch + 1 ms */
+    p[1].name = (char *)(uintptr_t) "load.5";
+    p[1].value = -2.0;
+    p[1].time_unix_ms = 946684800000LL + 4295000LL; /* over 2^32 microseconds */
+    const Serviceradar__Agent__V1__MetricPoint *pts[2] = {&p[0], &p[1]};
+    const int64_t ids[2] = {INT64_C(0x0102030405), 7};
+    sr_ingest_upload u = {.agent_id = "ag", .agent_id_len = 2, .points = pts, .n_points = 2};
     sr_copybuf b;
     sr_copybuf_init(&b, 1 << 20);
     assert_int_equal(sr_copybuf_header(&b), 0);
     assert_int_equal(b.len, 19);
     assert_memory_equal(b.data, "PGCOPY\n\377\r\n\0", 11);
-    assert_int_equal(sr_copybuf_append_upload(&b, &u), 0);
+    assert_int_equal(rd32(b.data + 11), 0); /* flags */
+    assert_int_equal(rd32(b.data + 15), 0); /* header extension */
+    assert_int_equal(sr_copybuf_append_series(&b, &u, ids), 0);
+    assert_int_equal(b.len, 19 + 2 * 38);
+    /* (time, series_id, value): field count, then length + big-endian value for each */
     const unsigned char *t = b.data + 19;
-    assert_int_equal(t[0] << 8 | t[1], 5);
+    assert_int_equal(t[0] << 8 | t[1], 3);
     assert_int_equal(rd32(t + 2), 8);
     assert_int_equal(rd32(t + 6), 0);
     assert_int_equal(rd32(t + 10), 1000); /* microseconds */
-    assert_int_equal(rd32(t + 14), 2);
-    assert_memory_equal(t + 18, "ag", 2);
-    assert_int_equal(rd32(t + 20), 6);
-    assert_memory_equal(t + 24, "load.1", 6);
-    assert_int_equal(rd32(t + 30), 0);
-    assert_int_equal(rd32(t + 34), 8);
-    assert_int_equal(rd32(t + 38), 0x3fe00000); /* 0.5 big-endian */
-    assert_int_equal(rd32(t + 42), 0);
-    assert_int_equal(b.len, 19 + 46);
+    assert_int_equal(rd32(t + 14), 8);
+    assert_int_equal(rd32(t + 18), 0x01);
+    assert_int_equal(rd32(t + 22), 0x02030405);
+    assert_int_equal(rd32(t + 26), 8);
+    assert_int_equal(rd32(t + 30), 0x3fe00000); /* 0.5 */
+    assert_int_equal(rd32(t + 34), 0);
+    t += 38;
+    assert_int_equal(t[0] << 8 | t[1], 3);
+    assert_int_equal(rd32(t + 6), 1); /* 4,295,000,000 us = 2^32 + 32,704 */
+    assert_int_equal(rd32(t + 10), 32704);
+    assert_int_equal(rd32(t + 18), 0);
+    assert_int_equal(rd32(t + 22), 7);
+    assert_int_equal(rd32(t + 30), 0xc0000000); /* -2.0 */
+    assert_int_equal(rd32(t + 34), 0);
     assert_int_equal(sr_copybuf_trailer(&b), 0);
+    assert_int_equal(b.len, 19 + 2 * 38 + 2);
+    assert_int_equal(b.data[b.len - 2], 0xff);
     assert_int_equal(b.data[b.len - 1], 0xff);
+
+    /* reset keeps the memory and starts over */
+    sr_copybuf_reset(&b);
+    assert_int_equal(b.len, 0);
     sr_copybuf_done(&b);
 
     /* the cap is honoured and leaves the buffer unchanged */
-    sr_copybuf_init(&b, 40);
+    sr_copybuf_init(&b, 19 + 38 + 37);
     assert_int_equal(sr_copybuf_header(&b), 0);
-    assert_int_equal(sr_copybuf_append_upload(&b, &u), -ENOBUFS);
+    assert_int_equal(sr_copybuf_append_series(&b, &u, ids), -ENOBUFS);
     assert_int_equal(b.len, 19);
+    u.n_points = 1;
+    assert_int_equal(sr_copybuf_append_series(&b, &u, ids), 0);
+    assert_int_equal(b.len, 19 + 38);
     sr_copybuf_done(&b);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid),  cmocka_unit_test(test_rejects),       cmocka_unit_test(test_garbage),
-        cmocka_unit_test(test_utf8),   cmocka_unit_test(test_copy_encoding),
+        cmocka_unit_test(test_valid),
+        cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_copy_encoding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
