@@ -1,5 +1,7 @@
 #include "sr_api_pool.h"
 
+#include "sr_time.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -34,11 +36,12 @@ int sr_api_pool_new(const char *conninfo, int size, sr_api_pool **ret) {
         free(p);
         return -ENOMEM;
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    int r = sr_mono_cond_init(&p->cond);
+    if (r < 0) {
+        free(p->conninfo);
+        free(p);
+        return r;
+    }
     pthread_mutex_init(&p->lock, NULL);
     p->size = size;
     *ret = p;
@@ -93,14 +96,7 @@ static PGconn *connect_db(const char *conninfo, char *err, size_t errlen) {
 }
 
 int sr_api_pool_acquire(sr_api_pool *pool, int timeout_ms, PGconn **ret, char *err, size_t errlen) {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = sr_mono_deadline_ts(timeout_ms);
     pthread_mutex_lock(&pool->lock);
     while (pool->lent >= pool->size) {
         if (pthread_cond_timedwait(&pool->cond, &pool->lock, &deadline) == ETIMEDOUT) {
