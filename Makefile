@@ -15,7 +15,7 @@ export SR_TEST_PG ?= host=127.0.0.1 port=55432 user=postgres dbname=postgres
         test-web test-asan test-e2e test-e2e-asan fuzz run bench-ingest bench-agent clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 deps: ## install the Debian packages the build and tests need (idempotent)
 	@scripts/deps.sh
@@ -51,7 +51,7 @@ check-generated: ## fail when generated code differs from what `make generate` m
 test-web: deps ## web UI: type checks, vitest unit tests, generated API client up to date
 	@scripts/web.sh check
 
-check: build ## static checks: banned functions, cppcheck
+check: build ## static checks: banned functions, hardening of the binaries, sample configs, cppcheck
 	@scripts/check-src.sh $(BUILD)
 
 test-unit: build devdb ## unit + integration tests (ctest) in the normal build
