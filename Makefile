@@ -12,7 +12,7 @@ export SR_NATS_SERVER ?= $(SR_CACHE)/rootfs-trixie/usr/sbin/nats-server
 export SR_TEST_PG ?= host=127.0.0.1 port=55432 user=postgres dbname=postgres
 
 .PHONY: help deps devdb devdb-stop build build-asan web generate check-generated check test test-unit \
-        test-web test-asan test-e2e test-e2e-asan fuzz run bench-ingest bench-agent clean
+        test-web test-valgrind test-asan test-e2e test-e2e-asan fuzz run bench-ingest bench-agent clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ check: build ## static checks: banned functions, hardening of the binaries, samp
 test-unit: build devdb ## unit + integration tests (ctest) in the normal build
 	ctest --test-dir $(BUILD) --output-on-failure -j2
 
+test-valgrind: build ## every unit test under valgrind memcheck
+	@scripts/valgrind.sh $(BUILD)
+
 test-asan: build-asan devdb ## the same suite under ASan + UBSan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j2
@@ -71,7 +74,7 @@ test-e2e-asan: build-asan devdb web ## the end-to-end suite again with the ASan 
 fuzz: build-asan ## run each libFuzzer target for FUZZ_SECONDS on a copy of its corpus
 	@scripts/fuzz.sh $(BUILD_ASAN) $(FUZZ_SECONDS)
 
-test: check-generated check test-web test-unit test-asan fuzz test-e2e test-e2e-asan ## everything CI runs
+test: check-generated check test-web test-unit test-valgrind test-asan fuzz test-e2e test-e2e-asan ## everything CI runs
 	@echo "make test: all suites passed"
 
 run: build devdb web ## run the whole stack on this host (Ctrl-C stops it)
