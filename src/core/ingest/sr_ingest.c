@@ -288,6 +288,24 @@ static int prepare_all(sr_metrics_worker *w) {
     return 0;
 }
 
+/* The three array parameters (p1, p2, p3) of one statement: params_begin empties them and opens
+ * each literal, params_end closes them and points params at them. Both return non-zero when a
+ * parameter would exceed its cap. */
+static int params_begin(sr_metrics_worker *w) {
+    sr_textbuf_reset(&w->p1);
+    sr_textbuf_reset(&w->p2);
+    sr_textbuf_reset(&w->p3);
+    return sr_textbuf_put(&w->p1, "{", 1) | sr_textbuf_put(&w->p2, "{", 1) | sr_textbuf_put(&w->p3, "{", 1);
+}
+
+static int params_end(sr_metrics_worker *w, const char *params[3]) {
+    int r = sr_textbuf_put(&w->p1, "}", 1) | sr_textbuf_put(&w->p2, "}", 1) | sr_textbuf_put(&w->p3, "}", 1);
+    params[0] = w->p1.data; /* after the puts: they may move the buffers */
+    params[1] = w->p2.data;
+    params[2] = w->p3.data;
+    return r;
+}
+
 static int put_i64(sr_textbuf *b, int64_t v, int first) {
     char num[32];
     int n = snprintf(num, sizeof(num), "%s%" PRId64, first ? "" : ",", v);
@@ -295,10 +313,7 @@ static int put_i64(sr_textbuf *b, int64_t v, int first) {
 }
 
 static int insert_batches(sr_metrics_worker *w, size_t a, size_t b, char *err, size_t errlen) {
-    sr_textbuf_reset(&w->p1);
-    sr_textbuf_reset(&w->p2);
-    sr_textbuf_reset(&w->p3);
-    int r = sr_textbuf_put(&w->p1, "{", 1) | sr_textbuf_put(&w->p2, "{", 1) | sr_textbuf_put(&w->p3, "{", 1);
+    int r = params_begin(w);
     int first = 1;
     for (size_t i = a; i < b && r == 0; i++) {
         mentry *e = &w->e[i];
@@ -311,13 +326,13 @@ static int insert_batches(sr_metrics_worker *w, size_t a, size_t b, char *err, s
         r |= put_i64(&w->p3, (int64_t)e->seq, first);
         first = 0;
     }
-    r |= sr_textbuf_put(&w->p1, "}", 1) | sr_textbuf_put(&w->p2, "}", 1) | sr_textbuf_put(&w->p3, "}", 1);
+    const char *params[3];
+    r |= params_end(w, params);
     if (r != 0) {
         snprintf(err, errlen, "batch keys over the parameter size limit");
         (void)sr_pg_exec(w->pg, "ROLLBACK", NULL, 0);
         return -ENOBUFS;
     }
-    const char *params[3] = {w->p1.data, w->p2.data, w->p3.data};
     PGresult *res = exec_prepared(w, PREP_INSERT_BATCHES, 3, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         return tx_error(w, res, "record ingest batches", err, errlen);
@@ -414,10 +429,7 @@ static int upsert_hosts(sr_metrics_worker *w, size_t a, size_t b, char *err, siz
     }
     if (n == 0)
         return 0;
-    sr_textbuf_reset(&w->p1);
-    sr_textbuf_reset(&w->p2);
-    sr_textbuf_reset(&w->p3);
-    int r = sr_textbuf_put(&w->p1, "{", 1) | sr_textbuf_put(&w->p2, "{", 1) | sr_textbuf_put(&w->p3, "{", 1);
+    int r = params_begin(w);
     int64_t now = sr_now_unix_ms();
     for (size_t j = 0; j < n && r == 0; j++) {
         mentry *e = &w->e[idx[j]];
@@ -427,13 +439,13 @@ static int upsert_hosts(sr_metrics_worker *w, size_t a, size_t b, char *err, siz
         r |= sr_textbuf_put_array_elem(&w->p2, e->hostname, strlen(e->hostname));
         r |= put_i64(&w->p3, e->max_time_ms > 0 ? e->max_time_ms : now, j == 0);
     }
-    r |= sr_textbuf_put(&w->p1, "}", 1) | sr_textbuf_put(&w->p2, "}", 1) | sr_textbuf_put(&w->p3, "}", 1);
+    const char *params[3];
+    r |= params_end(w, params);
     if (r != 0) {
         snprintf(err, errlen, "host list over the parameter size limit");
         (void)sr_pg_exec(w->pg, "ROLLBACK", NULL, 0);
         return -ENOBUFS;
     }
-    const char *params[3] = {w->p1.data, w->p2.data, w->p3.data};
     PGresult *res = exec_prepared(w, PREP_UPSERT_HOSTS, 3, params);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         return tx_error(w, res, "update hosts", err, errlen);
@@ -569,10 +581,7 @@ static int resolve_series(sr_metrics_worker *w, const sr_ingest_upload *u, char 
     }
     if (misses == 0)
         return 0;
-    sr_textbuf_reset(&w->p1);
-    sr_textbuf_reset(&w->p2);
-    sr_textbuf_reset(&w->p3);
-    int r = sr_textbuf_put(&w->p1, "{", 1) | sr_textbuf_put(&w->p2, "{", 1) | sr_textbuf_put(&w->p3, "{", 1);
+    int r = params_begin(w);
     int first = 1;
     for (size_t i = 0; i < u->n_points && r == 0; i++) {
         if (w->ids[i] >= 0)
@@ -586,12 +595,12 @@ static int resolve_series(sr_metrics_worker *w, const sr_ingest_upload *u, char 
         r |= sr_textbuf_put_array_elem(&w->p3, dim, strlen(dim));
         first = 0;
     }
-    r |= sr_textbuf_put(&w->p1, "}", 1) | sr_textbuf_put(&w->p2, "}", 1) | sr_textbuf_put(&w->p3, "}", 1);
+    const char *params[3];
+    r |= params_end(w, params);
     if (r != 0) {
         snprintf(err, errlen, "series keys over the parameter size limit");
         return -EBADMSG;
     }
-    const char *params[3] = {w->p1.data, w->p2.data, w->p3.data};
     PGresult *res = exec_prepared(w, PREP_SERIES_INSERT, 3, params);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         return tx_error(w, res, "create metric series", err, errlen);
