@@ -17,6 +17,8 @@ import type {
   Host,
   MetricName,
   MetricSeriesSet,
+  QueryRequest,
+  QueryResponse,
   Ready
 } from './model';
 
@@ -296,6 +298,32 @@ export const enroll = async (enrollRequest: EnrollRequest, options?: RequestInit
     headers: { 'Content-Type': 'application/json', ...options?.headers },
     body: JSON.stringify(
       enrollRequest,)
+  }
+);}
+
+
+
+/**
+ * Compiles the SRQL query to parameterized SQL and runs it read-only with a statement timeout. Errors in the query answer 400 with the position of the offending token and a hint; SIMILAR_TO answers 501 not_available until the semantic pipeline exists. Body at most 64 KiB.
+ * @summary Run an SRQL query
+ */
+export const getRunQueryUrl = () => {
+
+
+  
+
+  return `/api/v1/query`
+}
+
+export const runQuery = async (queryRequest: QueryRequest, options?: RequestInit): Promise<QueryResponse> => {
+  
+  return apiFetch<QueryResponse>(getRunQueryUrl(),
+  {      
+    ...options,
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...options?.headers },
+    body: JSON.stringify(
+      queryRequest,)
   }
 );}
 

@@ -508,6 +508,102 @@ void   serviceradar__agent__v1__metrics_batch__free_unpacked
   assert(message->base.descriptor == &serviceradar__agent__v1__metrics_batch__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   serviceradar__agent__v1__log_record__fields_entry__init
+                     (Serviceradar__Agent__V1__LogRecord__FieldsEntry         *message)
+{
+  static const Serviceradar__Agent__V1__LogRecord__FieldsEntry init_value = SERVICERADAR__AGENT__V1__LOG_RECORD__FIELDS_ENTRY__INIT;
+  *message = init_value;
+}
+void   serviceradar__agent__v1__log_record__init
+                     (Serviceradar__Agent__V1__LogRecord         *message)
+{
+  static const Serviceradar__Agent__V1__LogRecord init_value = SERVICERADAR__AGENT__V1__LOG_RECORD__INIT;
+  *message = init_value;
+}
+size_t serviceradar__agent__v1__log_record__get_packed_size
+                     (const Serviceradar__Agent__V1__LogRecord *message)
+{
+  assert(message->base.descriptor == &serviceradar__agent__v1__log_record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t serviceradar__agent__v1__log_record__pack
+                     (const Serviceradar__Agent__V1__LogRecord *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &serviceradar__agent__v1__log_record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t serviceradar__agent__v1__log_record__pack_to_buffer
+                     (const Serviceradar__Agent__V1__LogRecord *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &serviceradar__agent__v1__log_record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Serviceradar__Agent__V1__LogRecord *
+       serviceradar__agent__v1__log_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Serviceradar__Agent__V1__LogRecord *)
+     protobuf_c_message_unpack (&serviceradar__agent__v1__log_record__descriptor,
+                                allocator, len, data);
+}
+void   serviceradar__agent__v1__log_record__free_unpacked
+                     (Serviceradar__Agent__V1__LogRecord *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &serviceradar__agent__v1__log_record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   serviceradar__agent__v1__logs_batch__init
+                     (Serviceradar__Agent__V1__LogsBatch         *message)
+{
+  static const Serviceradar__Agent__V1__LogsBatch init_value = SERVICERADAR__AGENT__V1__LOGS_BATCH__INIT;
+  *message = init_value;
+}
+size_t serviceradar__agent__v1__logs_batch__get_packed_size
+                     (const Serviceradar__Agent__V1__LogsBatch *message)
+{
+  assert(message->base.descriptor == &serviceradar__agent__v1__logs_batch__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t serviceradar__agent__v1__logs_batch__pack
+                     (const Serviceradar__Agent__V1__LogsBatch *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &serviceradar__agent__v1__logs_batch__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t serviceradar__agent__v1__logs_batch__pack_to_buffer
+                     (const Serviceradar__Agent__V1__LogsBatch *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &serviceradar__agent__v1__logs_batch__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Serviceradar__Agent__V1__LogsBatch *
+       serviceradar__agent__v1__logs_batch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Serviceradar__Agent__V1__LogsBatch *)
+     protobuf_c_message_unpack (&serviceradar__agent__v1__logs_batch__descriptor,
+                                allocator, len, data);
+}
+void   serviceradar__agent__v1__logs_batch__free_unpacked
+                     (Serviceradar__Agent__V1__LogsBatch *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &serviceradar__agent__v1__logs_batch__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   serviceradar__agent__v1__upload_batch__init
                      (Serviceradar__Agent__V1__UploadBatch         *message)
 {
@@ -1586,7 +1682,355 @@ const ProtobufCMessageDescriptor serviceradar__agent__v1__metrics_batch__descrip
   (ProtobufCMessageInit) serviceradar__agent__v1__metrics_batch__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor serviceradar__agent__v1__upload_batch__field_descriptors[5] =
+static const ProtobufCFieldDescriptor serviceradar__agent__v1__log_record__fields_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__LogRecord__FieldsEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__LogRecord__FieldsEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned serviceradar__agent__v1__log_record__fields_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange serviceradar__agent__v1__log_record__fields_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor serviceradar__agent__v1__log_record__fields_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "serviceradar.agent.v1.LogRecord.FieldsEntry",
+  "FieldsEntry",
+  "Serviceradar__Agent__V1__LogRecord__FieldsEntry",
+  "serviceradar.agent.v1",
+  sizeof(Serviceradar__Agent__V1__LogRecord__FieldsEntry),
+  2,
+  serviceradar__agent__v1__log_record__fields_entry__field_descriptors,
+  serviceradar__agent__v1__log_record__fields_entry__field_indices_by_name,
+  1,  serviceradar__agent__v1__log_record__fields_entry__number_ranges,
+  (ProtobufCMessageInit) serviceradar__agent__v1__log_record__fields_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor serviceradar__agent__v1__log_record__field_descriptors[17] =
+{
+  {
+    "time_unix_ms",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__LogRecord, time_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "source",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__LogRecord, source),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "path",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__LogRecord, path),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "raw",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__LogRecord, raw),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hostname",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__LogRecord, hostname),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "program",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__LogRecord, program),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pid",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__LogRecord, pid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "syslog_severity",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__LogRecord, syslog_severity),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "facility",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__LogRecord, facility),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "message",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__LogRecord, message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__LogRecord, user),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "src_ip",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__LogRecord, src_ip),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "src_port",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__LogRecord, src_port),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "outcome",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__LogRecord, outcome),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "action",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__LogRecord, action),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fields",
+    16,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Serviceradar__Agent__V1__LogRecord, n_fields),
+    offsetof(Serviceradar__Agent__V1__LogRecord, fields),
+    &serviceradar__agent__v1__log_record__fields_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "offset",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__LogRecord, offset),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned serviceradar__agent__v1__log_record__field_indices_by_name[] = {
+  14,   /* field[14] = action */
+  8,   /* field[8] = facility */
+  15,   /* field[15] = fields */
+  4,   /* field[4] = hostname */
+  9,   /* field[9] = message */
+  16,   /* field[16] = offset */
+  13,   /* field[13] = outcome */
+  2,   /* field[2] = path */
+  6,   /* field[6] = pid */
+  5,   /* field[5] = program */
+  3,   /* field[3] = raw */
+  1,   /* field[1] = source */
+  11,   /* field[11] = src_ip */
+  12,   /* field[12] = src_port */
+  7,   /* field[7] = syslog_severity */
+  0,   /* field[0] = time_unix_ms */
+  10,   /* field[10] = user */
+};
+static const ProtobufCIntRange serviceradar__agent__v1__log_record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 17 }
+};
+const ProtobufCMessageDescriptor serviceradar__agent__v1__log_record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "serviceradar.agent.v1.LogRecord",
+  "LogRecord",
+  "Serviceradar__Agent__V1__LogRecord",
+  "serviceradar.agent.v1",
+  sizeof(Serviceradar__Agent__V1__LogRecord),
+  17,
+  serviceradar__agent__v1__log_record__field_descriptors,
+  serviceradar__agent__v1__log_record__field_indices_by_name,
+  1,  serviceradar__agent__v1__log_record__number_ranges,
+  (ProtobufCMessageInit) serviceradar__agent__v1__log_record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor serviceradar__agent__v1__logs_batch__field_descriptors[2] =
+{
+  {
+    "hostname",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__LogsBatch, hostname),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "records",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Serviceradar__Agent__V1__LogsBatch, n_records),
+    offsetof(Serviceradar__Agent__V1__LogsBatch, records),
+    &serviceradar__agent__v1__log_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned serviceradar__agent__v1__logs_batch__field_indices_by_name[] = {
+  0,   /* field[0] = hostname */
+  1,   /* field[1] = records */
+};
+static const ProtobufCIntRange serviceradar__agent__v1__logs_batch__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor serviceradar__agent__v1__logs_batch__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "serviceradar.agent.v1.LogsBatch",
+  "LogsBatch",
+  "Serviceradar__Agent__V1__LogsBatch",
+  "serviceradar.agent.v1",
+  sizeof(Serviceradar__Agent__V1__LogsBatch),
+  2,
+  serviceradar__agent__v1__logs_batch__field_descriptors,
+  serviceradar__agent__v1__logs_batch__field_indices_by_name,
+  1,  serviceradar__agent__v1__logs_batch__number_ranges,
+  (ProtobufCMessageInit) serviceradar__agent__v1__logs_batch__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor serviceradar__agent__v1__upload_batch__field_descriptors[6] =
 {
   {
     "agent_id",
@@ -1648,11 +2092,24 @@ static const ProtobufCFieldDescriptor serviceradar__agent__v1__upload_batch__fie
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "logs",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Serviceradar__Agent__V1__UploadBatch, payload_case),
+    offsetof(Serviceradar__Agent__V1__UploadBatch, logs),
+    &serviceradar__agent__v1__logs_batch__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned serviceradar__agent__v1__upload_batch__field_indices_by_name[] = {
   0,   /* field[0] = agent_id */
   3,   /* field[3] = created_unix_ms */
   1,   /* field[1] = epoch */
+  5,   /* field[5] = logs */
   4,   /* field[4] = metrics */
   2,   /* field[2] = seq */
 };
@@ -1660,7 +2117,7 @@ static const ProtobufCIntRange serviceradar__agent__v1__upload_batch__number_ran
 {
   { 1, 0 },
   { 10, 4 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor serviceradar__agent__v1__upload_batch__descriptor =
 {
@@ -1670,7 +2127,7 @@ const ProtobufCMessageDescriptor serviceradar__agent__v1__upload_batch__descript
   "Serviceradar__Agent__V1__UploadBatch",
   "serviceradar.agent.v1",
   sizeof(Serviceradar__Agent__V1__UploadBatch),
-  5,
+  6,
   serviceradar__agent__v1__upload_batch__field_descriptors,
   serviceradar__agent__v1__upload_batch__field_indices_by_name,
   2,  serviceradar__agent__v1__upload_batch__number_ranges,

@@ -27,6 +27,9 @@ typedef struct Serviceradar__Agent__V1__Command Serviceradar__Agent__V1__Command
 typedef struct Serviceradar__Agent__V1__GatewayMessage Serviceradar__Agent__V1__GatewayMessage;
 typedef struct Serviceradar__Agent__V1__MetricPoint Serviceradar__Agent__V1__MetricPoint;
 typedef struct Serviceradar__Agent__V1__MetricsBatch Serviceradar__Agent__V1__MetricsBatch;
+typedef struct Serviceradar__Agent__V1__LogRecord Serviceradar__Agent__V1__LogRecord;
+typedef struct Serviceradar__Agent__V1__LogRecord__FieldsEntry Serviceradar__Agent__V1__LogRecord__FieldsEntry;
+typedef struct Serviceradar__Agent__V1__LogsBatch Serviceradar__Agent__V1__LogsBatch;
 typedef struct Serviceradar__Agent__V1__UploadBatch Serviceradar__Agent__V1__UploadBatch;
 typedef struct Serviceradar__Agent__V1__UploadAck Serviceradar__Agent__V1__UploadAck;
 typedef struct Serviceradar__Agent__V1__ArtifactRequest Serviceradar__Agent__V1__ArtifactRequest;
@@ -254,9 +257,112 @@ struct  Serviceradar__Agent__V1__MetricsBatch
     , (char *)protobuf_c_empty_string, 0,NULL }
 
 
+struct  Serviceradar__Agent__V1__LogRecord__FieldsEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define SERVICERADAR__AGENT__V1__LOG_RECORD__FIELDS_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&serviceradar__agent__v1__log_record__fields_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * One log line (or journald entry), parsed at the edge. The raw line always travels with the
+ * fields parsed from it, so the core can keep it and re-parse later.
+ */
+struct  Serviceradar__Agent__V1__LogRecord
+{
+  ProtobufCMessage base;
+  /*
+   * when it happened (parsed from the line), else when it was read
+   */
+  int64_t time_unix_ms;
+  /*
+   * source type: "auth", "syslog", "journald"
+   */
+  char *source;
+  /*
+   * file it came from, or "journald"
+   */
+  char *path;
+  /*
+   * the line as read, UTF-8, at most 8 KiB
+   */
+  char *raw;
+  /*
+   * host named in the line ("" when none)
+   */
+  char *hostname;
+  /*
+   * e.g. "sshd", "sudo"
+   */
+  char *program;
+  /*
+   * 0 when none
+   */
+  uint32_t pid;
+  /*
+   * 0 (emerg) .. 7 (debug); -1 when unknown
+   */
+  int32_t syslog_severity;
+  /*
+   * syslog facility; -1 when unknown
+   */
+  int32_t facility;
+  /*
+   * the text after "program[pid]: "
+   */
+  char *message;
+  /*
+   * subject user of an authentication event
+   */
+  char *user;
+  /*
+   * remote address of an authentication event
+   */
+  char *src_ip;
+  uint32_t src_port;
+  /*
+   * "success", "failure" or ""
+   */
+  char *outcome;
+  /*
+   * what happened, e.g. "ssh_login", "sudo", "su", "pam_auth"
+   */
+  char *action;
+  /*
+   * anything else parsed (sudo command, target user, tty...)
+   */
+  size_t n_fields;
+  Serviceradar__Agent__V1__LogRecord__FieldsEntry **fields;
+  /*
+   * byte offset of the line in its file (0 for journald)
+   */
+  uint64_t offset;
+};
+#define SERVICERADAR__AGENT__V1__LOG_RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&serviceradar__agent__v1__log_record__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0 }
+
+
+struct  Serviceradar__Agent__V1__LogsBatch
+{
+  ProtobufCMessage base;
+  char *hostname;
+  size_t n_records;
+  Serviceradar__Agent__V1__LogRecord **records;
+};
+#define SERVICERADAR__AGENT__V1__LOGS_BATCH__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&serviceradar__agent__v1__logs_batch__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL }
+
+
 typedef enum {
   SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD__NOT_SET = 0,
-  SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_METRICS = 10
+  SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_METRICS = 10,
+  SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_LOGS = 11
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD__CASE)
 } Serviceradar__Agent__V1__UploadBatch__PayloadCase;
 
@@ -279,6 +385,7 @@ struct  Serviceradar__Agent__V1__UploadBatch
   Serviceradar__Agent__V1__UploadBatch__PayloadCase payload_case;
   union {
     Serviceradar__Agent__V1__MetricsBatch *metrics;
+    Serviceradar__Agent__V1__LogsBatch *logs;
   };
 };
 #define SERVICERADAR__AGENT__V1__UPLOAD_BATCH__INIT \
@@ -563,6 +670,47 @@ Serviceradar__Agent__V1__MetricsBatch *
 void   serviceradar__agent__v1__metrics_batch__free_unpacked
                      (Serviceradar__Agent__V1__MetricsBatch *message,
                       ProtobufCAllocator *allocator);
+/* Serviceradar__Agent__V1__LogRecord__FieldsEntry methods */
+void   serviceradar__agent__v1__log_record__fields_entry__init
+                     (Serviceradar__Agent__V1__LogRecord__FieldsEntry         *message);
+/* Serviceradar__Agent__V1__LogRecord methods */
+void   serviceradar__agent__v1__log_record__init
+                     (Serviceradar__Agent__V1__LogRecord         *message);
+size_t serviceradar__agent__v1__log_record__get_packed_size
+                     (const Serviceradar__Agent__V1__LogRecord   *message);
+size_t serviceradar__agent__v1__log_record__pack
+                     (const Serviceradar__Agent__V1__LogRecord   *message,
+                      uint8_t             *out);
+size_t serviceradar__agent__v1__log_record__pack_to_buffer
+                     (const Serviceradar__Agent__V1__LogRecord   *message,
+                      ProtobufCBuffer     *buffer);
+Serviceradar__Agent__V1__LogRecord *
+       serviceradar__agent__v1__log_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   serviceradar__agent__v1__log_record__free_unpacked
+                     (Serviceradar__Agent__V1__LogRecord *message,
+                      ProtobufCAllocator *allocator);
+/* Serviceradar__Agent__V1__LogsBatch methods */
+void   serviceradar__agent__v1__logs_batch__init
+                     (Serviceradar__Agent__V1__LogsBatch         *message);
+size_t serviceradar__agent__v1__logs_batch__get_packed_size
+                     (const Serviceradar__Agent__V1__LogsBatch   *message);
+size_t serviceradar__agent__v1__logs_batch__pack
+                     (const Serviceradar__Agent__V1__LogsBatch   *message,
+                      uint8_t             *out);
+size_t serviceradar__agent__v1__logs_batch__pack_to_buffer
+                     (const Serviceradar__Agent__V1__LogsBatch   *message,
+                      ProtobufCBuffer     *buffer);
+Serviceradar__Agent__V1__LogsBatch *
+       serviceradar__agent__v1__logs_batch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   serviceradar__agent__v1__logs_batch__free_unpacked
+                     (Serviceradar__Agent__V1__LogsBatch *message,
+                      ProtobufCAllocator *allocator);
 /* Serviceradar__Agent__V1__UploadBatch methods */
 void   serviceradar__agent__v1__upload_batch__init
                      (Serviceradar__Agent__V1__UploadBatch         *message);
@@ -677,6 +825,15 @@ typedef void (*Serviceradar__Agent__V1__MetricPoint_Closure)
 typedef void (*Serviceradar__Agent__V1__MetricsBatch_Closure)
                  (const Serviceradar__Agent__V1__MetricsBatch *message,
                   void *closure_data);
+typedef void (*Serviceradar__Agent__V1__LogRecord__FieldsEntry_Closure)
+                 (const Serviceradar__Agent__V1__LogRecord__FieldsEntry *message,
+                  void *closure_data);
+typedef void (*Serviceradar__Agent__V1__LogRecord_Closure)
+                 (const Serviceradar__Agent__V1__LogRecord *message,
+                  void *closure_data);
+typedef void (*Serviceradar__Agent__V1__LogsBatch_Closure)
+                 (const Serviceradar__Agent__V1__LogsBatch *message,
+                  void *closure_data);
 typedef void (*Serviceradar__Agent__V1__UploadBatch_Closure)
                  (const Serviceradar__Agent__V1__UploadBatch *message,
                   void *closure_data);
@@ -746,6 +903,9 @@ extern const ProtobufCMessageDescriptor serviceradar__agent__v1__command__descri
 extern const ProtobufCMessageDescriptor serviceradar__agent__v1__gateway_message__descriptor;
 extern const ProtobufCMessageDescriptor serviceradar__agent__v1__metric_point__descriptor;
 extern const ProtobufCMessageDescriptor serviceradar__agent__v1__metrics_batch__descriptor;
+extern const ProtobufCMessageDescriptor serviceradar__agent__v1__log_record__descriptor;
+extern const ProtobufCMessageDescriptor serviceradar__agent__v1__log_record__fields_entry__descriptor;
+extern const ProtobufCMessageDescriptor serviceradar__agent__v1__logs_batch__descriptor;
 extern const ProtobufCMessageDescriptor serviceradar__agent__v1__upload_batch__descriptor;
 extern const ProtobufCMessageDescriptor serviceradar__agent__v1__upload_ack__descriptor;
 extern const ProtobufCMessageDescriptor serviceradar__agent__v1__artifact_request__descriptor;

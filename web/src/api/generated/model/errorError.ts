@@ -10,4 +10,16 @@ import type { ErrorErrorCode } from './errorErrorCode';
 export type ErrorError = {
   code: ErrorErrorCode;
   message: string;
+  /**
+   * SRQL errors: byte offset of the offending token in the query
+   * @minimum 0
+   */
+  position?: number;
+  /**
+   * SRQL errors: length in bytes of the offending token
+   * @minimum 0
+   */
+  length?: number;
+  /** SRQL errors: what would be accepted there */
+  hint?: string;
 };

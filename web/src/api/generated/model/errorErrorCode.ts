@@ -19,4 +19,5 @@ export const ErrorErrorCode = {
   too_large: 'too_large',
   internal: 'internal',
   unavailable: 'unavailable',
+  not_available: 'not_available',
 } as const;
