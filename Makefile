@@ -12,7 +12,7 @@ export SR_NATS_SERVER ?= $(SR_CACHE)/rootfs-trixie/usr/sbin/nats-server
 export SR_TEST_PG ?= host=127.0.0.1 port=55432 user=postgres dbname=postgres
 
 .PHONY: help deps devdb devdb-stop build build-asan web generate check-generated check test test-unit \
-        test-web test-valgrind test-asan test-e2e test-e2e-asan fuzz run bench-ingest bench-agent clean
+        test-web test-valgrind test-asan test-e2e test-e2e-asan fuzz run bench-ingest bench-agent bench-search clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -85,6 +85,9 @@ bench-ingest: build devdb ## benchmark: simulated agents -> gateway -> JetStream
 
 bench-agent: build devdb ## benchmark: the agent's idle footprint over 2 minutes
 	@scripts/bench-agent.sh $(BUILD)
+
+bench-search: build devdb ## benchmark: 10M realistic events -> JetStream -> core -> PostgreSQL, then SRQL queries
+	@scripts/bench-search.sh $(BUILD)
 
 clean: ## remove build trees
 	rm -rf $(BUILD) $(BUILD_ASAN) web/dist

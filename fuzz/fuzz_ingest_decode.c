@@ -1,6 +1,8 @@
 /* Fuzz target: what a metrics worker does with one telemetry.metrics.edge message short of the
  * database: decode + validate, series ids through a sr_series_cache (a miss gets the next id, as
- * metric_series would give it), then the binary COPY encoding of the narrow metric_points rows.
+ * metric_series would give it), then the binary COPY encoding of the narrow metric_points rows;
+ * and what an events worker does with one logs.edge message: decode + validate, one event per
+ * record (fields, search vector) and its COPY text line.
  * Input: the Sr-Agent-Id header value up to the first '\n' (an empty first line means no
  * header), then the packed UploadBatch. */
 #include <stddef.h>
@@ -8,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sr_event.h"
 #include "sr_ingest_copy.h"
 #include "sr_ingest_decode.h"
 #include "sr_series_cache.h"
@@ -49,6 +52,37 @@ static void encode(const sr_ingest_upload *u, const int64_t *ids) {
     sr_copybuf_done(&b);
 }
 
+/* As the events worker: every record becomes one COPY line, or the message is refused whole. */
+static void encode_logs(const sr_ingest_logs *u) {
+    sr_event_scratch s;
+    sr_event_scratch_init(&s);
+    sr_evbuf out;
+    sr_evbuf_init(&out, 64u * 1024 * 1024);
+    for (size_t i = 0; i < u->n_records; i++) {
+        sr_event ev;
+        if (sr_event_from_log(u->records[i], u->hostname, u->agent_id, u->epoch, u->seq, i, &s, &ev) < 0)
+            break;
+        size_t before = out.len;
+        int r = sr_event_encode(&out, &ev, &s);
+        if (r < 0) {
+            if (out.len != before)
+                abort(); /* a failed encode leaves the buffer as it was */
+            break;
+        }
+        /* exactly one line: 17 tabs, one newline at the end */
+        size_t tabs = 0;
+        for (size_t k = before; k < out.len - 1; k++) {
+            if (out.data[k] == '\n')
+                abort();
+            tabs += out.data[k] == '\t';
+        }
+        if (tabs != 17 || out.data[out.len - 1] != '\n')
+            abort();
+    }
+    sr_evbuf_done(&out);
+    sr_event_scratch_done(&s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const uint8_t *nl = memchr(data, '\n', size < 300 ? size : 300);
@@ -79,6 +113,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         sr_series_cache_free(c);
         free(ids);
     }
+    sr_ingest_logs l;
+    if (sr_ingest_decode_logs(data + off, size - off, agent, INT64_C(1767225600000), d, &l, reason, sizeof(reason)) ==
+        0)
+        encode_logs(&l);
     sr_telemetry_decoder_free(d);
     return 0;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Web UI toolchain: install npm packages when package-lock.json changed, then build or generate.
-#   scripts/web.sh build|generate|e2e
+#   scripts/web.sh build|generate|unit|check
+#   scripts/web.sh e2e [SPEC...]     Playwright; SPEC (e.g. e2e/search.spec.ts) limits it to those files
 set -euo pipefail
 cd "$(dirname "$0")/../web"
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
@@ -13,7 +14,7 @@ fi
 case "${1:-build}" in
     build) npm run build --silent ;;
     generate) npm run generate:api --silent ;;
-    e2e) npm run test:e2e --silent ;;
+    e2e) shift; npm run test:e2e --silent -- "$@" ;;
     unit) npm test --silent ;;
     check)
         # type checks, unit tests, and the generated API client must match the OpenAPI document

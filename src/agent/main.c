@@ -6,6 +6,8 @@
 #include "sr_cleanup.h"
 #include "sr_collector.h"
 #include "sr_log.h"
+#include "sr_logtail.h"
+#include "sr_logtail_pack.h"
 #include "sr_spool.h"
 #include "sr_time.h"
 
@@ -45,6 +47,9 @@ typedef struct {
     char agent_id[256];
     sr_spool *spool;
     uint64_t dropped_logged;
+    sr_logtail *logs;
+    sr_logtail_spool_target logs_target;
+    int logs_spool_err; /* logged once per change */
 } agent;
 
 static void usage(FILE *out) {
@@ -89,6 +94,8 @@ static int collectors_init(agent *a) {
         if (ncap + 1 < SR_ARRAY_SIZE(a->capabilities))
             a->capabilities[ncap++] = c->name;
     }
+    if (a->cfg->logs_enabled && ncap + 1 < SR_ARRAY_SIZE(a->capabilities))
+        a->capabilities[ncap++] = "logs";
     a->capabilities[ncap] = NULL;
     return 0;
 }
@@ -165,11 +172,75 @@ static int make_signalfd(void) {
     return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* Starts following the configured log files (offsets in <data_dir>/logs.state). */
+static int logs_start(agent *a) {
+    const sr_agent_config *cfg = a->cfg;
+    _cleanup_free_ char *files_buf = strdup(cfg->logs_files);
+    if (!files_buf)
+        return -ENOMEM;
+    sr_logtail_file files[SR_LOGTAIL_MAX_FILES];
+    char err[512];
+    int n = sr_logtail_parse_files(files_buf, files, SR_ARRAY_SIZE(files), err, sizeof(err));
+    if (n < 0) {
+        sr_error("invalid logs.files: %s", err);
+        return n;
+    }
+    char state[PATH_MAX];
+    int k = snprintf(state, sizeof(state), "%s/logs.state", cfg->data_dir);
+    if (k < 0 || (size_t)k >= sizeof(state))
+        return -ENAMETOOLONG;
+    sr_logparse_tz tz = {0};
+    (void)sr_logparse_tz_parse(cfg->logs_timezone, &tz); /* validated with the configuration */
+    /* logs stop at half the spool, so that they never push batches out of it (see logs.md) */
+    a->logs_target = (sr_logtail_spool_target){.spool = a->spool, .agent_id = a->agent_id,
+                                               .hostname = a->hostname, .max_bytes = cfg->spool_max_bytes / 2};
+    sr_logtail_config lc = {
+        .files = files,
+        .n_files = (size_t)n,
+        .state_path = state,
+        .from_start = cfg->logs_from_start,
+        .flush_ms = cfg->logs_flush_ms,
+        .max_batch_records = (size_t)cfg->logs_max_batch_records,
+        .tz = tz,
+        .emit = sr_logtail_spool_emit,
+        .userdata = &a->logs_target,
+    };
+    int r = sr_logtail_new(&lc, &a->logs, err, sizeof(err));
+    if (r < 0) {
+        sr_error("could not start following logs: %s", err);
+        return r;
+    }
+    for (int i = 0; i < n; i++)
+        sr_info("following %s (%s)", files[i].path, files[i].source);
+    return 0;
+}
+
+static int64_t logs_poll(agent *a) {
+    char err[512];
+    int64_t wait = sr_logtail_poll(a->logs, sr_mono_ms(), sr_now_unix_ms(), err, sizeof(err));
+    if (err[0])
+        sr_warn("logs: %s", err);
+    int e = a->logs_target.last_err;
+    if (e != a->logs_spool_err) {
+        if (e == -ENOSPC)
+            sr_warn("logs: spool over half full (%" PRIu64 " bytes): reading paused until the gateway drains it",
+                    a->logs_target.max_bytes);
+        else if (e < 0)
+            sr_error("logs: could not spool a batch: %s", strerror(-e));
+        else
+            sr_info("logs: spooling again");
+        a->logs_spool_err = e;
+    }
+    return wait;
+}
+
 /* Collects at start and then every interval on a monotonic grid (no drift; missed ticks are
- * skipped, not bunched). Returns when SIGINT or SIGTERM arrives. */
+ * skipped, not bunched); follows the log files in between. Returns when SIGINT or SIGTERM
+ * arrives. */
 static void main_loop(agent *a, int sfd) {
     const int64_t interval = a->cfg->interval_ms;
     int64_t next = sr_mono_ms();
+    int64_t next_logs = next;
     for (;;) {
         int64_t now = sr_mono_ms();
         if (now >= next) {
@@ -179,7 +250,13 @@ static void main_loop(agent *a, int sfd) {
             if (next <= now)
                 next += ((now - next) / interval + 1) * interval;
         }
+        if (a->logs && now >= next_logs) {
+            next_logs = now + logs_poll(a);
+            now = sr_mono_ms();
+        }
         int64_t wait = next - now;
+        if (a->logs && next_logs - now < wait)
+            wait = next_logs - now > 0 ? next_logs - now : 0;
         struct pollfd pfd = {.fd = sfd, .events = POLLIN};
         int r = poll(&pfd, 1, wait > INT_MAX ? INT_MAX : (int)wait);
         if (r < 0 && errno != EINTR) {
@@ -273,7 +350,15 @@ static int run_daemon(agent *a) {
 #else
     sr_warn("built without the transport: batches stay in the spool");
 #endif
+    if (cfg->logs_enabled && logs_start(a) < 0)
+        sr_warn("logs are not followed");
     main_loop(a, sfd);
+    if (a->logs) {
+        int lr = sr_logtail_flush(a->logs);
+        if (lr < 0)
+            sr_warn("logs: last lines not spooled (%s): they are read again at the next start", strerror(-lr));
+        a->logs = sr_logtail_free(a->logs);
+    }
 #ifdef SR_AGENT_HAVE_TRANSPORT
     sr_spool_wakeup(a->spool);
     tr = sr_transport_free(tr);

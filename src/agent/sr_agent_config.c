@@ -2,6 +2,7 @@
 
 #include "sr_cleanup.h"
 #include "sr_log.h"
+#include "sr_logtail.h"
 #include "sr_parse.h"
 
 #include <errno.h>
@@ -39,6 +40,21 @@ static const sr_config_entry agent_entries[] = {
      "host name reported with metrics; empty: the system host name"},
     {"log_level", SR_CFG_STRING, offsetof(sr_agent_config, log_level), "info", 0, 0,
      "debug, info, warn or error"},
+    {"logs.enabled", SR_CFG_BOOL, offsetof(sr_agent_config, logs_enabled), "true", 0, 0,
+     "follow the log files below and upload their lines (parsed: time, program, user, source address, outcome)"},
+    {"logs.files", SR_CFG_STRING, offsetof(sr_agent_config, logs_files),
+     "/var/log/auth.log,/var/log/syslog,/var/log/secure,/var/log/messages", 0, 0,
+     "comma-separated absolute paths, each optionally path=auth or path=syslog (default: auth for *auth.log* and "
+     "secure, else syslog); missing files are watched for"},
+    {"logs.from_start", SR_CFG_BOOL, offsetof(sr_agent_config, logs_from_start), "false", 0, 0,
+     "read files already present at the first start from their beginning (false: from their end; files that "
+     "appear later are always read from the beginning)"},
+    {"logs.flush_interval", SR_CFG_DURATION, offsetof(sr_agent_config, logs_flush_ms), "1s", 100, 60000,
+     "longest wait before read lines are spooled"},
+    {"logs.max_batch_records", SR_CFG_INT, offsetof(sr_agent_config, logs_max_batch_records), "1000", 1, 5000,
+     "log lines in one uploaded batch"},
+    {"logs.timezone", SR_CFG_STRING, offsetof(sr_agent_config, logs_timezone), "UTC", 0, 0,
+     "zone of timestamps that carry none (traditional syslog files): UTC, local or an offset such as +02:00"},
 };
 
 #define ENABLED_HELP_MAX 200
@@ -208,6 +224,23 @@ int sr_agent_settings_validate(const sr_agent_settings *s, char *err, size_t err
         }
         if (strlen(paths[i].value) > 1024) {
             snprintf(err, errlen, "invalid value for %s: path longer than 1024 bytes", paths[i].key);
+            return -EINVAL;
+        }
+    }
+    if (c->logs_enabled) {
+        sr_logparse_tz tz;
+        if (sr_logparse_tz_parse(c->logs_timezone, &tz) < 0) {
+            snprintf(err, errlen, "invalid value \"%s\" for logs.timezone: expected UTC, local or +HH:MM",
+                     c->logs_timezone);
+            return -EINVAL;
+        }
+        _cleanup_free_ char *files = strdup(c->logs_files);
+        if (!files)
+            return -ENOMEM;
+        sr_logtail_file f[SR_LOGTAIL_MAX_FILES];
+        char why[256];
+        if (sr_logtail_parse_files(files, f, SR_LOGTAIL_MAX_FILES, why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "invalid value for logs.files: %s", why);
             return -EINVAL;
         }
     }

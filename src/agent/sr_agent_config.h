@@ -27,6 +27,12 @@ typedef struct {
     char *sys_root;
     char *hostname; /* "" = gethostname() */
     char *log_level;
+    int logs_enabled;
+    char *logs_files;     /* "path[=source],..." */
+    int logs_from_start;
+    int64_t logs_flush_ms;
+    int64_t logs_max_batch_records;
+    char *logs_timezone;  /* "UTC", "local" or "+HH:MM" */
 } sr_agent_config;
 
 typedef struct sr_agent_settings sr_agent_settings;

@@ -15,6 +15,7 @@
 #include "sr_core_stats.h"
 #include "sr_file.h"
 #include "sr_ingest.h"
+#include "sr_jobs_builtin.h"
 #include "sr_log.h"
 #include "sr_migrate.h"
 #include "sr_natsup.h"
@@ -152,6 +153,10 @@ static int ensure_streams(natsConnection *nc, const sr_core_config *cfg, const s
         .telemetry_max_age_ms = cfg->telemetry_max_age_ms,
         .telemetry_max_bytes = (int64_t)cfg->telemetry_max_bytes,
         .agents_max_age_ms = cfg->agents_max_age_ms,
+        .logs_max_age_ms = cfg->logs_max_age_ms,
+        .logs_max_bytes = (int64_t)cfg->logs_max_bytes,
+        .security_max_age_ms = cfg->security_max_age_ms,
+        .security_max_bytes = (int64_t)cfg->security_max_bytes,
         .ack_wait_ms = cfg->ack_wait_ms,
         .max_ack_pending = cfg->max_ack_pending,
     };
@@ -273,6 +278,8 @@ int main(int argc, char **argv) {
     sr_natsup *natsup = NULL;
     natsConnection *nc = NULL;
     sr_ingest *ingest = NULL;
+    sr_jobs *jobs = NULL;
+    sr_jobs_builtin_setup job_setup; /* the runner points into it until it stops */
 #if defined(SR_HAVE_API)
     sr_api *api = NULL;
 #endif
@@ -314,8 +321,9 @@ int main(int argc, char **argv) {
         goto out;
     atomic_store(&stats.db_connected, 1);
 
-    sr_info("ensuring streams %s, %s and consumers %s, %s", SR_STREAM_TELEMETRY, SR_STREAM_AGENTS,
-            SR_CONSUMER_METRICS, SR_CONSUMER_AGENTS);
+    sr_info("ensuring streams %s, %s, %s, %s and consumers %s, %s, %s, %s", SR_STREAM_TELEMETRY, SR_STREAM_AGENTS,
+            SR_STREAM_LOGS, SR_STREAM_SECURITY, SR_CONSUMER_METRICS, SR_CONSUMER_AGENTS, SR_CONSUMER_LOGS,
+            SR_CONSUMER_FALCO);
     if (ensure_streams(nc, &cfg, &sigs, &sig) < 0)
         goto out;
 
@@ -326,14 +334,32 @@ int main(int argc, char **argv) {
         .batch_wait_ms = cfg.batch_wait_ms,
         .offline_after_ms = cfg.offline_after_ms,
         .sweep_interval_ms = cfg.sweep_interval_ms,
+        .events_workers = (int)cfg.events_workers,
+        .falco_workers = (int)cfg.falco_workers,
+        .events_batch_size = (int)cfg.events_batch_size,
     };
     r = sr_ingest_start(&ic, nc, &stats, &ingest);
     if (r < 0) {
         sr_error("could not start ingest: %s", strerror(-r));
         goto out;
     }
-    sr_info("ingest ready (%d metrics workers, batches of %d or %lld ms)", ic.workers, ic.batch_size,
-            (long long)ic.batch_wait_ms);
+    sr_info("ingest ready (%d metrics workers, batches of %d or %lld ms; %d log and %d Falco event workers, "
+            "batches of %d)",
+            ic.workers, ic.batch_size, (long long)ic.batch_wait_ms, ic.events_workers, ic.falco_workers,
+            ic.events_batch_size);
+
+    if (cfg.jobs_enabled) {
+        sr_jobs_builtin_setup_init(&job_setup, &cfg);
+        r = sr_jobs_start(&job_setup.config, &jobs);
+        if (r < 0) {
+            sr_error("could not start the job runner: %s", strerror(-r));
+            goto out;
+        }
+        sr_info("job runner started (%zu jobs, looking for due ones every %lld ms)", job_setup.config.n,
+                (long long)cfg.jobs_poll_ms);
+    } else {
+        sr_info("scheduled jobs disabled (jobs.enabled = false): no rollups, no retention");
+    }
 
 #if defined(SR_HAVE_API)
     {
@@ -371,6 +397,10 @@ out:
 #if defined(SR_HAVE_API)
     api = sr_api_free(api);
 #endif
+    if (jobs) {
+        sr_info("stopping the job runner");
+        jobs = sr_jobs_free(jobs);
+    }
     if (ingest) {
         sr_info("stopping ingest (committing in-flight batches)");
         ingest = sr_ingest_free(ingest);

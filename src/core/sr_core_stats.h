@@ -11,6 +11,7 @@ typedef struct sr_core_stats {
     _Atomic uint64_t messages_acked;       /* acknowledged after commit */
     _Atomic uint64_t batches_committed;    /* database transactions committed */
     _Atomic uint64_t points_written;       /* metric rows inserted */
+    _Atomic uint64_t events_written;       /* event rows inserted (logs, Falco alerts) */
     _Atomic uint64_t duplicates_skipped;   /* batches already stored (redelivery) */
     _Atomic uint64_t dead_letters;         /* messages parked with a reason */
     _Atomic uint64_t db_errors;            /* failed transactions (retried) */

@@ -40,7 +40,7 @@ struct gw_gateway {
     atomic_bool stopped;
     pthread_mutex_t stop_lock;
     _Atomic int64_t crl_warned_ms;
-    _Atomic uint64_t uploads_ok, uploads_failed, batches, duplicates, points;
+    _Atomic uint64_t uploads_ok, uploads_failed, batches, duplicates, points, records;
 };
 
 typedef Serviceradar__Agent__V1__AgentMessage agent_msg;
@@ -149,7 +149,7 @@ static void handle_upload(srg_call *call, void *userdata) {
     sr_telemetry_decoder *dec = NULL;
     gw_pubset *pub = NULL;
     seq_list seqs = {0};
-    uint64_t points = 0;
+    uint64_t points = 0, records = 0;
     int status = GRPC_STATUS_OK;
     char msg[512] = "";
     uint8_t *buf = NULL;
@@ -187,24 +187,31 @@ static void handle_upload(srg_call *call, void *userdata) {
         const sr_upload_batch *b = NULL;
         char verr[384] = "";
         r = sr_telemetry_decode(dec, buf, len, id, (size_t)g->cfg->max_points_per_batch, &b, verr, sizeof(verr));
+        if (r == 0)
+            r = sr_telemetry_check_log_times(b, received, verr, sizeof(verr));
         if (r < 0) {
             status = grpc_status_for(r);
             snprintf(msg, sizeof(msg), "batch %zu of the upload: %s", nth, verr);
             goto finish;
         }
+        /* sr_telemetry_decode accepts exactly one of the two payloads */
+        bool is_logs = b->payload_case == SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_LOGS;
         char msg_id[SR_TELEMETRY_MSG_ID_MAX];
         r = sr_telemetry_msg_id(id, b->epoch, b->seq, msg_id, sizeof(msg_id));
         if (r == 0)
             r = seq_push(&seqs, b->seq);
         if (r == 0)
-            r = gw_pubset_add(pub, GW_SUBJECT_METRICS, buf, len, msg_id, id, received);
+            r = gw_pubset_add(pub, is_logs ? GW_SUBJECT_LOGS : GW_SUBJECT_METRICS, buf, len, msg_id, id, received);
         if (r < 0) {
             status = r == -ENOMEM ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_UNAVAILABLE;
             snprintf(msg, sizeof(msg), "could not publish batch seq %" PRIu64 ": %s", b->seq,
                      r == -ENOMEM ? "out of memory" : "nats is not available");
             goto finish;
         }
-        points += b->metrics->n_points;
+        if (is_logs)
+            records += b->logs->n_records;
+        else
+            points += b->metrics->n_points;
     }
 
     gw_pubset_result res;
@@ -215,7 +222,8 @@ static void handle_upload(srg_call *call, void *userdata) {
                  res.error[0] ? res.error : "unknown error");
         goto finish;
     }
-    Serviceradar__Agent__V1__UploadAck ack = SERVICERADAR__AGENT__V1__UPLOAD_ACK__INIT;
+    Serviceradar__Agent__V1__UploadAck ack;
+    serviceradar__agent__v1__upload_ack__init(&ack);
     ack.n_acked_seqs = seqs.n;
     ack.acked_seqs = seqs.v;
     ack.accepted = (uint32_t)seqs.n;
@@ -229,8 +237,9 @@ static void handle_upload(srg_call *call, void *userdata) {
     atomic_fetch_add(&g->batches, seqs.n);
     atomic_fetch_add(&g->duplicates, res.duplicates);
     atomic_fetch_add(&g->points, points);
-    sr_debug("upload from %s: %zu batches, %" PRIu64 " points, %u duplicates", id, seqs.n, points,
-             res.duplicates);
+    atomic_fetch_add(&g->records, records);
+    sr_debug("upload from %s: %zu batches, %" PRIu64 " points, %" PRIu64 " log records, %u duplicates", id, seqs.n,
+             points, records, res.duplicates);
 
 finish:
     free(buf);
@@ -297,7 +306,8 @@ static void *command_forwarder(void *arg) {
         }
         Serviceradar__Agent__V1__Command pc;
         gw_command_to_proto(&cmd, &pc);
-        gateway_msg gm = SERVICERADAR__AGENT__V1__GATEWAY_MESSAGE__INIT;
+        gateway_msg gm;
+        serviceradar__agent__v1__gateway_message__init(&gm);
         gm.msg_case = SERVICERADAR__AGENT__V1__GATEWAY_MESSAGE__MSG_COMMAND;
         gm.command = &pc;
         r = srg_call_send_msg(cc->call, &gm.base, GW_SEND_TIMEOUT_MS);
@@ -397,7 +407,8 @@ static void handle_control(srg_call *call, void *userdata) {
     ha.gateway_version = (char *)(uintptr_t)SR_VERSION;
     ha.heartbeat_interval_s = (uint32_t)(g->cfg->heartbeat_interval_ms / 1000);
     ha.server_time_unix_ms = sr_now_unix_ms();
-    gateway_msg gm = SERVICERADAR__AGENT__V1__GATEWAY_MESSAGE__INIT;
+    gateway_msg gm;
+    serviceradar__agent__v1__gateway_message__init(&gm);
     gm.msg_case = SERVICERADAR__AGENT__V1__GATEWAY_MESSAGE__MSG_HELLO_ACK;
     gm.hello_ack = &ha;
     r = srg_call_send_msg(call, &gm.base, GW_SEND_TIMEOUT_MS);
@@ -591,5 +602,6 @@ void gw_gateway_stats(gw_gateway *g, gw_stats *ret) {
     ret->batches_published = atomic_load(&g->batches);
     ret->duplicates = atomic_load(&g->duplicates);
     ret->points = atomic_load(&g->points);
+    ret->records = atomic_load(&g->records);
     ret->control_streams = g->registry ? gw_registry_count(g->registry) : 0;
 }

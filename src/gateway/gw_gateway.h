@@ -9,6 +9,7 @@
 
 #define GW_SERVICE "/serviceradar.agent.v1.AgentGateway/"
 #define GW_SUBJECT_METRICS "telemetry.metrics.edge"
+#define GW_SUBJECT_LOGS "logs.edge"
 #define GW_SUBJECT_STATUS "agents.status"
 #define GW_SUBJECT_COMMANDS "commands.agent."
 #define GW_SUBJECT_RESULTS "commands.results."
@@ -18,7 +19,7 @@ typedef struct gw_gateway gw_gateway;
 
 typedef struct {
     uint64_t uploads_ok, uploads_failed;
-    uint64_t batches_published, duplicates, points;
+    uint64_t batches_published, duplicates, points, records; /* points: metrics; records: log records */
     uint64_t control_streams; /* currently registered */
 } gw_stats;
 

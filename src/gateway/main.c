@@ -117,8 +117,8 @@ int main(int argc, char **argv) {
     gw_stats st;
     gw_gateway_stats(g, &st);
     sr_info("stopped: %" PRIu64 " uploads (%" PRIu64 " failed), %" PRIu64 " batches, %" PRIu64 " points, %" PRIu64
-            " duplicates",
-            st.uploads_ok, st.uploads_failed, st.batches_published, st.points, st.duplicates);
+            " log records, %" PRIu64 " duplicates",
+            st.uploads_ok, st.uploads_failed, st.batches_published, st.points, st.records, st.duplicates);
     gw_gateway_free(g);
     srg_global_shutdown();
     gw_config_free(&cfg);

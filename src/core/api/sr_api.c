@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "sr_api_internal.h"
+#include "sr_api_search.h"
 #include "sr_cleanup.h"
 #include "sr_parse.h"
 #include "sr_time.h"
@@ -380,6 +381,14 @@ static enum MHD_Result dispatch(sr_api *api, struct MHD_Connection *c, const cha
 
     int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     int is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+    if (t->route == SR_ROUTE_API_UNKNOWN && strcmp(t->path, "/api/v1/query") == 0) { /* SRQL */
+        if (!is_post)
+            return method_not_allowed(api, c, "POST");
+        if (req->body_too_large)
+            return sr_api_reply_error(api, c, MHD_HTTP_CONTENT_TOO_LARGE,
+                                      "request body too large (at most %d bytes)", SR_API_BODY_MAX);
+        return sr_api_post_query(api, c, req);
+    }
     if (t->route == SR_ROUTE_API_UNKNOWN)
         return sr_api_reply_error(api, c, MHD_HTTP_NOT_FOUND, "no such endpoint: %s", t->path);
     if (is_post_route(t->route) ? !is_post : !is_get)
@@ -411,6 +420,8 @@ static enum MHD_Result dispatch(sr_api *api, struct MHD_Connection *c, const cha
         return sr_api_get_command(api, c, t);
     case SR_ROUTE_ENROLL:
         return sr_api_post_enroll(api, c, req);
+    case SR_ROUTE_JOBS:
+        return sr_api_get_jobs(api, c);
     case SR_ROUTE_STATIC:
         return serve_static(api, c, t);
     case SR_ROUTE_API_UNKNOWN:

@@ -49,6 +49,35 @@ static const char q_metrics_one_dim[] =
     "WHERE agent_id = $1 AND name = $2 AND dim = $7 AND time >= " FROM_MS("$4") " AND time < " FROM_MS("$5") " "
     "GROUP BY 1, 2 ORDER BY 1, 2 LIMIT $6";
 
+/* Where raw points begin (migrations/0005): older ranges are read from the hourly rollups. */
+static const char q_raw_from[] = "SELECT " MS("raw_kept_from") " FROM metric_storage_state";
+/* Rollups before the raw boundary ($7 ms) and raw points after it, merged per bucket: a bucket's
+ * avg weighs each part by its point count. Rollup buckets are at least an hour wide.
+ * $1 agent_id, $2 name, $3 step seconds, $4 from ms, $5 to ms, $6 row limit, $7 raw boundary ms
+ * [, $8 dim] */
+#define METRICS_MIXED(dim_cond)                                                                                        \
+    "SELECT dim, t, sum(total) / sum(n)::double precision, min(lo), max(hi) FROM ("                                    \
+    "SELECT s.dim, " MS("time_bucket($3::bigint * interval '1 second', p.time)") " AS t, sum(p.value) AS total, "      \
+    "count(*) AS n, min(p.value) AS lo, max(p.value) AS hi FROM " METRICS_FROM " "                                     \
+    "WHERE s.agent_id = $1 AND s.name = $2" dim_cond " AND p.time >= greatest(" FROM_MS("$4") ", " FROM_MS("$7") ") "  \
+    "AND p.time < " FROM_MS("$5") " GROUP BY 1, 2 "                                                                    \
+    "UNION ALL "                                                                                                       \
+    "SELECT s.dim, " MS("time_bucket(greatest($3::bigint, 3600) * interval '1 second', r.time)") ", "                  \
+    "sum(r.avg * r.count), sum(r.count)::bigint, min(r.min), max(r.max) "                                              \
+    "FROM metric_series s JOIN metric_rollups_1h r ON r.series_id = s.id "                                             \
+    "WHERE s.agent_id = $1 AND s.name = $2" dim_cond " "                                                               \
+    "AND r.time >= time_bucket(interval '1 hour', " FROM_MS("$4") ") "                                                 \
+    "AND r.time < least(" FROM_MS("$5") ", " FROM_MS("$7") ") GROUP BY 1, 2"                                           \
+    ") parts GROUP BY 1, 2 ORDER BY 1, 2 LIMIT $6"
+static const char q_metrics_mixed_all_dims[] = METRICS_MIXED("");
+static const char q_metrics_mixed_one_dim[] = METRICS_MIXED(" AND s.dim = $8");
+
+/* The scheduled jobs (migrations/0005, src/core/jobs). $1 row limit */
+static const char q_jobs[] =
+    "SELECT name, floor(extract(epoch from run_interval))::bigint, " MS("next_run_at") ", "
+    MS("last_started_at") ", " MS("last_finished_at") ", last_status, last_error, last_message, "
+    "last_duration_ms, runs, failures, lease_owner, " MS("lease_until") " FROM jobs ORDER BY name LIMIT $1";
+
 /* Series with a point in the last 24 hours: one index probe per series of the agent. */
 static const char q_metric_names[] =
     "SELECT s.name, array_to_json(array_agg(s.dim ORDER BY s.dim))::text FROM metric_series s "
@@ -212,14 +241,34 @@ enum MHD_Result sr_api_get_host_metrics(sr_api *api, struct MHD_Connection *c, c
     if (ex == 0)
         return sr_api_reply_error(api, c, MHD_HTTP_NOT_FOUND, "unknown host: %s", t->id);
 
-    char step[24], from[24], to[24], lim[24];
+    int64_t raw_from = 0;
+    int has_raw_from = 0;
+    {
+        _cleanup_pgresult_ PGresult *rf = PQexec(l.conn, q_raw_from);
+        if (PQresultStatus(rf) != PGRES_TUPLES_OK)
+            return db_fail(api, c, &l, "read the raw retention boundary");
+        if (PQntuples(rf) == 1 && !PQgetisnull(rf, 0, 0) &&
+            sr_parse_i64(PQgetvalue(rf, 0, 0), INT64_MIN, INT64_MAX, &raw_from) == 0)
+            has_raw_from = 1;
+    }
+    sr_api_resolution res = sr_api_metrics_resolution(&q, has_raw_from, raw_from);
+
+    char step[24], from[24], to[24], lim[24], rawb[24];
     (void)snprintf(step, sizeof(step), "%" PRId64, q.step_s);
     (void)snprintf(from, sizeof(from), "%" PRId64, q.from_ms);
     (void)snprintf(to, sizeof(to), "%" PRId64, q.to_ms);
     (void)snprintf(lim, sizeof(lim), "%d", SR_API_MAX_POINTS + 1);
-    const char *vals[] = {t->id, t->name, step, from, to, lim, t->dim};
-    _cleanup_pgresult_ PGresult *r = t->has_dim ? exec_params(l.conn, q_metrics_one_dim, 7, vals)
-                                                : exec_params(l.conn, q_metrics_all_dims, 6, vals);
+    (void)snprintf(rawb, sizeof(rawb), "%" PRId64, raw_from);
+    _cleanup_pgresult_ PGresult *r = NULL;
+    if (res == SR_API_RES_RAW) {
+        const char *vals[] = {t->id, t->name, step, from, to, lim, t->dim};
+        r = t->has_dim ? exec_params(l.conn, q_metrics_one_dim, 7, vals)
+                       : exec_params(l.conn, q_metrics_all_dims, 6, vals);
+    } else {
+        const char *vals[] = {t->id, t->name, step, from, to, lim, rawb, t->dim};
+        r = t->has_dim ? exec_params(l.conn, q_metrics_mixed_one_dim, 8, vals)
+                       : exec_params(l.conn, q_metrics_mixed_all_dims, 7, vals);
+    }
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return db_fail(api, c, &l, "query metrics");
     db_lease_release(&l);
@@ -229,12 +278,15 @@ enum MHD_Result sr_api_get_host_metrics(sr_api *api, struct MHD_Connection *c, c
                                   "too many points (over %d): choose a dim, raise step or shorten the range",
                                   SR_API_MAX_POINTS);
 
-    char fbuf[40], tbuf[40];
+    char fbuf[40], tbuf[40], rbuf[40];
     (void)sr_api_time_format(q.from_ms, fbuf, sizeof(fbuf));
     (void)sr_api_time_format(q.to_ms, tbuf, sizeof(tbuf));
+    json_t *jraw_from = has_raw_from && sr_api_time_format(raw_from, rbuf, sizeof(rbuf)) == 0 ? json_string(rbuf)
+                                                                                               : json_null();
     json_t *series = json_array();
-    json_t *out = json_pack("{s:s,s:s,s:s,s:s,s:I,s:o}", "agent_id", t->id, "name", t->name, "from", fbuf, "to", tbuf,
-                            "step_s", (json_int_t)q.step_s, "series", series);
+    json_t *out = json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:s,s:o}", "agent_id", t->id, "name", t->name, "from", fbuf,
+                            "to", tbuf, "step_s", (json_int_t)q.step_s, "series", series, "resolution",
+                            sr_api_resolution_name(res), "raw_from", jraw_from);
     if (!out)
         return sr_api_reply_json(api, c, MHD_HTTP_OK, NULL);
     json_t *points = NULL;
@@ -280,6 +332,47 @@ enum MHD_Result sr_api_get_host_metric_names(sr_api *api, struct MHD_Connection 
     json_t *arr = json_array();
     for (int i = 0; arr && i < PQntuples(r); i++) {
         json_t *o = json_pack("{s:o,s:o}", "name", text_col(r, i, 0), "dims", json_col(r, i, 1, json_array()));
+        if (json_array_append_new(arr, o) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return sr_api_reply_json(api, c, MHD_HTTP_OK, arr);
+}
+
+/* ---- jobs ---- */
+
+static json_t *text_or_null(const PGresult *r, int row, int col) {
+    return PQgetisnull(r, row, col) ? json_null() : json_string(PQgetvalue(r, row, col));
+}
+
+static json_t *int_or_null(const PGresult *r, int row, int col) {
+    int64_t v;
+    if (PQgetisnull(r, row, col) || sr_parse_i64(PQgetvalue(r, row, col), INT64_MIN, INT64_MAX, &v) < 0)
+        return json_null();
+    return json_integer((json_int_t)v);
+}
+
+enum MHD_Result sr_api_get_jobs(sr_api *api, struct MHD_Connection *c) {
+    enum MHD_Result done;
+    _cleanup_(db_lease_release) db_lease l = {0};
+    if (db_get(api, c, &l, &done) < 0)
+        return done;
+    char lim[24];
+    (void)snprintf(lim, sizeof(lim), "%d", SR_API_MAX_ROWS);
+    const char *vals[] = {lim};
+    _cleanup_pgresult_ PGresult *r = exec_params(l.conn, q_jobs, 1, vals);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return db_fail(api, c, &l, "list jobs");
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < PQntuples(r); i++) {
+        json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name", text_col(r, i, 0),
+                              "interval_s", int_or_null(r, i, 1), "next_run_at", time_or_null(r, i, 2),
+                              "last_started_at", time_or_null(r, i, 3), "last_finished_at", time_or_null(r, i, 4),
+                              "last_status", text_or_null(r, i, 5), "last_error", text_or_null(r, i, 6),
+                              "last_message", text_or_null(r, i, 7), "last_duration_ms", int_or_null(r, i, 8),
+                              "runs", int_or_null(r, i, 9), "failures", int_or_null(r, i, 10), "lease_owner",
+                              text_or_null(r, i, 11), "lease_until", time_or_null(r, i, 12));
         if (json_array_append_new(arr, o) < 0) {
             json_decref(arr);
             arr = NULL;

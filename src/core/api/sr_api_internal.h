@@ -62,3 +62,4 @@ enum MHD_Result sr_api_post_command(sr_api *api, struct MHD_Connection *c, const
 enum MHD_Result sr_api_get_command(sr_api *api, struct MHD_Connection *c, const sr_api_target *t);
 enum MHD_Result sr_api_post_enroll(sr_api *api, struct MHD_Connection *c, const sr_api_req *req);
 enum MHD_Result sr_api_get_readyz(sr_api *api, struct MHD_Connection *c);
+enum MHD_Result sr_api_get_jobs(sr_api *api, struct MHD_Connection *c);

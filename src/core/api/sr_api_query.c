@@ -378,6 +378,8 @@ static int route_api(const seg *sg, size_t n, sr_api_target *t, char *err, size_
             t->route = SR_ROUTE_HOSTS;
         else if (seg_is(&sg[2], "enroll"))
             t->route = SR_ROUTE_ENROLL;
+        else if (seg_is(&sg[2], "jobs"))
+            t->route = SR_ROUTE_JOBS;
         return 0;
     }
     sr_api_route want = SR_ROUTE_API_UNKNOWN;
@@ -544,4 +546,24 @@ int sr_api_metrics_query_resolve(const sr_api_target *t, int64_t now_ms, sr_api_
     ret->to_ms = to;
     ret->step_s = step_s;
     return 0;
+}
+
+sr_api_resolution sr_api_metrics_resolution(const sr_api_metrics_query *q, int has_raw_from, int64_t raw_from_ms) {
+    if (!has_raw_from || q->from_ms >= raw_from_ms)
+        return SR_API_RES_RAW;
+    if (q->to_ms <= raw_from_ms)
+        return SR_API_RES_ROLLUP;
+    return SR_API_RES_MIXED;
+}
+
+const char *sr_api_resolution_name(sr_api_resolution r) {
+    switch (r) {
+    case SR_API_RES_RAW:
+        break;
+    case SR_API_RES_ROLLUP:
+        return "rollup_1h";
+    case SR_API_RES_MIXED:
+        return "mixed";
+    }
+    return "raw";
 }

@@ -33,6 +33,7 @@ typedef enum {
     SR_ROUTE_AGENT_COMMANDS,   /* /api/v1/agents/{agent_id}/commands */
     SR_ROUTE_COMMAND,          /* /api/v1/commands/{command_id} */
     SR_ROUTE_ENROLL,           /* /api/v1/enroll */
+    SR_ROUTE_JOBS,             /* /api/v1/jobs */
 } sr_api_route;
 
 /* What a request target says, decoded. Strings are NUL-terminated; has_* tells presence. */
@@ -64,6 +65,20 @@ typedef struct {
  * Returns 0 or -EINVAL with a reason in err. */
 int sr_api_metrics_query_resolve(const sr_api_target *t, int64_t now_ms, sr_api_metrics_query *ret, char *err,
                                  size_t errlen);
+
+/* Which stored resolution answers a metrics query. Raw points are kept from raw_from on (the
+ * metrics_retention job drops older ones, whole days, after rolling them up); before it only the
+ * hourly rollups remain. */
+typedef enum {
+    SR_API_RES_RAW = 0, /* the range starts at or after raw_from (or nothing was dropped) */
+    SR_API_RES_ROLLUP,  /* the range ends at or before raw_from: hourly rollups only */
+    SR_API_RES_MIXED,   /* rollups before raw_from, raw points from it on */
+} sr_api_resolution;
+
+/* has_raw_from 0: no raw point was ever dropped. */
+sr_api_resolution sr_api_metrics_resolution(const sr_api_metrics_query *q, int has_raw_from, int64_t raw_from_ms);
+/* "raw", "rollup_1h" or "mixed". */
+const char *sr_api_resolution_name(sr_api_resolution r);
 
 /* "2024-05-01T10:00:00Z", "2024-05-01T10:00:00.250+02:00" (RFC 3339, years 1970-9999) or
  * Unix milliseconds ("1714557600000"). Returns 0 or -EINVAL / -ERANGE. */

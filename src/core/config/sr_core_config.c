@@ -34,12 +34,26 @@ static const sr_config_entry entries[] = {
       "how long stream TELEMETRY keeps messages"),
     E("nats.telemetry_max_bytes", SR_CFG_SIZE, telemetry_max_bytes, "0", 0, 0,
       "size limit of stream TELEMETRY (oldest dropped first); 0: unlimited"),
+    E("nats.logs_max_age", SR_CFG_DURATION, logs_max_age_ms, "168h", 60000, 3650 * DAY_MS,
+      "how long stream LOGS keeps messages"),
+    E("nats.logs_max_bytes", SR_CFG_SIZE, logs_max_bytes, "0", 0, 0,
+      "size limit of stream LOGS (oldest dropped first); 0: unlimited"),
+    E("nats.security_max_age", SR_CFG_DURATION, security_max_age_ms, "168h", 60000, 3650 * DAY_MS,
+      "how long stream SECURITY keeps messages"),
+    E("nats.security_max_bytes", SR_CFG_SIZE, security_max_bytes, "0", 0, 0,
+      "size limit of stream SECURITY (oldest dropped first); 0: unlimited"),
     E("nats.agents_max_age", SR_CFG_DURATION, agents_max_age_ms, "24h", 60000, 3650 * DAY_MS,
       "how long stream AGENTS keeps messages"),
     E("ingest.workers", SR_CFG_INT, ingest_workers, "2", 1, 16, "metrics ingest threads (one database connection each)"),
     E("ingest.batch_size", SR_CFG_INT, batch_size, "256", 1, 4096, "messages fetched per transaction"),
     E("ingest.batch_wait", SR_CFG_DURATION, batch_wait_ms, "500ms", 10, 60000,
       "longest wait for a batch to fill"),
+    E("events.workers", SR_CFG_INT, events_workers, "2", 1, 16,
+      "log event ingest threads on consumer core-logs (one database connection each)"),
+    E("events.falco_workers", SR_CFG_INT, falco_workers, "1", 1, 16,
+      "Falco alert ingest threads on consumer core-falco (one database connection each)"),
+    E("events.batch_size", SR_CFG_INT, events_batch_size, "64", 1, 4096,
+      "messages an events thread fetches per transaction (a log batch holds up to 10,000 records)"),
     E("ingest.ack_wait", SR_CFG_DURATION, ack_wait_ms, "30s", 1000, 3600000,
       "redelivery after this long without an acknowledgement"),
     E("ingest.max_ack_pending", SR_CFG_INT, max_ack_pending, "20000", 1000, 10000000,
@@ -52,6 +66,44 @@ static const sr_config_entry entries[] = {
     E("web.root", SR_CFG_STRING, web_root, "", 0, 0,
       "directory of the built web UI; empty: the web/dist of the source tree this binary was built from"),
     E("pki.dir", SR_CFG_STRING, pki_dir, "", 0, 0, "CA and certificates; empty: <data_dir>/pki"),
+    E("jobs.enabled", SR_CFG_BOOL, jobs_enabled, "true", 0, 0,
+      "run the scheduled jobs (rollups, retention); cores sharing a database run each due job once"),
+    E("jobs.poll", SR_CFG_DURATION, jobs_poll_ms, "10s", 100, 3600000, "how often due jobs are looked for"),
+    E("jobs.lease", SR_CFG_DURATION, jobs_lease_ms, "10m", 10000, DAY_MS,
+      "a claimed job is taken over by another core when its runner has not renewed the claim for this long; "
+      "also the longest statement of a job"),
+    E("jobs.retry", SR_CFG_DURATION, jobs_retry_ms, "1m", 1000, DAY_MS,
+      "a failed job runs again after this long (or its interval, when shorter)"),
+    E("jobs.metrics_rollup.interval", SR_CFG_DURATION, job_metrics_rollup_ms, "5m", 1000, DAY_MS,
+      "how often complete hours of metric points are rolled up into metric_rollups_1h"),
+    E("jobs.metrics_rollup.delay", SR_CFG_DURATION, job_metrics_rollup_delay_ms, "5m", 0, DAY_MS,
+      "an hour is rolled up once it ended this long ago"),
+    E("jobs.metrics_retention.interval", SR_CFG_DURATION, job_metrics_retention_ms, "1h", 1000, DAY_MS,
+      "how often old metric chunks are dropped"),
+    E("jobs.events_retention.interval", SR_CFG_DURATION, job_events_retention_ms, "1h", 1000, DAY_MS,
+      "how often old event chunks are dropped"),
+    E("jobs.ingest_batches_retention.interval", SR_CFG_DURATION, job_ingest_batches_retention_ms, "1h", 1000,
+      DAY_MS, "how often old dedupe keys are deleted"),
+    E("jobs.dead_letters_retention.interval", SR_CFG_DURATION, job_dead_letters_retention_ms, "1h", 1000, DAY_MS,
+      "how often old dead letters are deleted"),
+    E("jobs.commands_retention.interval", SR_CFG_DURATION, job_commands_retention_ms, "1h", 1000, DAY_MS,
+      "how often old finished commands are deleted"),
+    E("jobs.search_stats_refresh.interval", SR_CFG_DURATION, job_search_stats_refresh_ms, "1h", 1000, DAY_MS,
+      "how often search_stats_refresh() runs (skipped while the database lacks the function)"),
+    E("jobs.search_stats_refresh.sample_rows", SR_CFG_INT, search_stats_sample_rows, "100000", 1, 10000000,
+      "sample_rows handed to search_stats_refresh()"),
+    E("retention.metrics_raw_days", SR_CFG_INT, retention_metrics_raw_days, "30", 1, 3650,
+      "raw metric points are dropped (whole days) after this many days, once their hours are rolled up"),
+    E("retention.metrics_rollup_days", SR_CFG_INT, retention_metrics_rollup_days, "400", 1, 3650,
+      "hourly metric rollups are dropped after this many days"),
+    E("retention.events_days", SR_CFG_INT, retention_events_days, "90", 1, 3650,
+      "events are dropped (whole days) after this many days"),
+    E("retention.ingest_batches_days", SR_CFG_INT, retention_ingest_batches_days, "7", 1, 3650,
+      "dedupe keys of stored batches are deleted after this many days (at least nats.telemetry_max_age)"),
+    E("retention.dead_letters_days", SR_CFG_INT, retention_dead_letters_days, "30", 1, 3650,
+      "dead letters are deleted after this many days"),
+    E("retention.commands_days", SR_CFG_INT, retention_commands_days, "30", 1, 3650,
+      "finished commands are deleted this many days after their last update"),
 };
 #undef E
 
@@ -82,6 +134,22 @@ int sr_core_config_validate(const sr_core_config *c, char *err, size_t errlen) {
     }
     if (c->max_ack_pending < c->batch_size * c->ingest_workers) {
         snprintf(err, errlen, "ingest.max_ack_pending must be at least ingest.batch_size x ingest.workers");
+        return -EINVAL;
+    }
+    int64_t events_threads = c->events_workers > c->falco_workers ? c->events_workers : c->falco_workers;
+    if (c->max_ack_pending < c->events_batch_size * events_threads) {
+        snprintf(err, errlen, "ingest.max_ack_pending must be at least events.batch_size x events.workers "
+                              "(and x events.falco_workers)");
+        return -EINVAL;
+    }
+    if (c->retention_metrics_rollup_days < c->retention_metrics_raw_days) {
+        snprintf(err, errlen, "retention.metrics_rollup_days must be at least retention.metrics_raw_days");
+        return -EINVAL;
+    }
+    if (c->retention_ingest_batches_days * DAY_MS < c->telemetry_max_age_ms) {
+        snprintf(err, errlen,
+                 "retention.ingest_batches_days must cover nats.telemetry_max_age (a redelivered batch would be "
+                 "stored twice)");
         return -EINVAL;
     }
     return 0;

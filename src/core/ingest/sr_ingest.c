@@ -863,13 +863,17 @@ static void join_all(sr_ingest *ing) {
         return;
     for (int i = 0; i < ing->n_workers; i++)
         ing->workers[i] = metrics_worker_free(ing->workers[i]);
+    for (int i = 0; i < ing->n_events; i++)
+        ing->events[i] = sr_events_worker_free(ing->events[i]);
     ing->agents = sr_agents_worker_free(ing->agents);
     ing->stopped = 1;
 }
 
 int sr_ingest_start(const sr_ingest_config *cfg, natsConnection *nc, sr_core_stats *stats, sr_ingest **ret) {
     if (!cfg || !cfg->pg_conninfo || !nc || !stats || cfg->workers < 1 || cfg->workers > 64 || cfg->batch_size < 1 ||
-        cfg->batch_size > 4096 || cfg->batch_wait_ms < 1)
+        cfg->batch_size > 4096 || cfg->batch_wait_ms < 1 || cfg->events_workers < 0 || cfg->events_workers > 64 ||
+        cfg->falco_workers < 0 || cfg->falco_workers > 64 || cfg->events_batch_size < 0 ||
+        cfg->events_batch_size > 4096)
         return -EINVAL;
     sr_ingest *ing = calloc(1, sizeof(*ing));
     if (!ing)
@@ -894,11 +898,19 @@ int sr_ingest_start(const sr_ingest_config *cfg, natsConnection *nc, sr_core_sta
     ing->stats = stats;
     pthread_mutex_init(&ing->lock, NULL);
     ing->workers = calloc((size_t)cfg->workers, sizeof(*ing->workers));
-    r = (!ing->conninfo || !ing->workers) ? -ENOMEM : 0;
+    ing->events = calloc((size_t)(cfg->events_workers + cfg->falco_workers) + 1, sizeof(*ing->events));
+    r = (!ing->conninfo || !ing->workers || !ing->events) ? -ENOMEM : 0;
     for (int i = 0; r == 0 && i < cfg->workers; i++) {
         r = metrics_worker_start(ing, i, &ing->workers[i]);
         if (r == 0)
             ing->n_workers++;
+    }
+    for (int i = 0; r == 0 && i < cfg->events_workers + cfg->falco_workers; i++) {
+        int falco = i >= cfg->events_workers;
+        r = sr_events_worker_start(ing, falco ? SR_EVENTS_FALCO : SR_EVENTS_LOGS,
+                                   falco ? i - cfg->events_workers : i, &ing->events[i]);
+        if (r == 0)
+            ing->n_events++;
     }
     if (r == 0)
         r = sr_agents_worker_start(ing, &ing->agents);
@@ -930,6 +942,7 @@ sr_ingest *sr_ingest_free(sr_ingest *ing) {
         return NULL;
     sr_ingest_stop(ing);
     free(ing->workers);
+    free(ing->events);
     free(ing->conninfo);
     pthread_cond_destroy(&ing->cond);
     pthread_mutex_destroy(&ing->lock);

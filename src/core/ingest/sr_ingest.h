@@ -1,5 +1,6 @@
 /* The core's consumers: metrics workers (TELEMETRY/core-metrics -> metrics, ingest_batches,
- * hosts, dead_letters) and one agents worker (AGENTS/core-agents -> hosts, the core NATS
+ * hosts, dead_letters), events workers (LOGS/core-logs and SECURITY/core-falco -> events,
+ * ingest_batches, dead_letters) and one agents worker (AGENTS/core-agents -> hosts, the core NATS
  * subject commands.results.> -> commands, and a periodic sweep for offline hosts and expired
  * commands). Each worker is a thread with its own PostgreSQL connection. A message is
  * acknowledged only after its rows are committed; see docs/internals/ingest.md. */
@@ -18,6 +19,9 @@ typedef struct {
     int64_t sweep_interval_ms; /* how often the sweep runs */
     int64_t stats_interval_ms; /* how often the consumer's pending counts are read */
     int64_t nak_delay_ms;      /* redelivery delay after a failed transaction */
+    int events_workers;        /* core-logs workers (0: none) */
+    int falco_workers;         /* core-falco workers (0: none) */
+    int events_batch_size;     /* messages per fetch of an events worker (<= 4096; 0: batch_size) */
 } sr_ingest_config;
 
 typedef struct sr_ingest sr_ingest;

@@ -17,8 +17,9 @@ __attribute__((format(printf, 3, 4))) static int fail(char *reason, size_t reaso
     return -EBADMSG;
 }
 
-int sr_ingest_decode_upload(const void *data, size_t len, const char *agent_hdr, int64_t now_ms,
-                            sr_telemetry_decoder *dec, sr_ingest_upload *ret, char *reason, size_t reasonlen) {
+/* The checks common to both payloads; *ret_batch points into dec. */
+static int decode_common(const void *data, size_t len, const char *agent_hdr, sr_telemetry_decoder *dec,
+                         const sr_upload_batch **ret_batch, size_t *ret_alen, char *reason, size_t reasonlen) {
     if (!agent_hdr || !*agent_hdr)
         return fail(reason, reasonlen, "missing Sr-Agent-Id header");
     size_t alen = strnlen(agent_hdr, SR_INGEST_MAX_AGENT_ID + 1);
@@ -36,6 +37,20 @@ int sr_ingest_decode_upload(const void *data, size_t len, const char *agent_hdr,
         return fail(reason, reasonlen, "out of memory decoding the batch");
     if (r < 0)
         return fail(reason, reasonlen, "%s", why[0] ? why : "not a valid UploadBatch message");
+    *ret_batch = m;
+    *ret_alen = alen;
+    return 0;
+}
+
+int sr_ingest_decode_upload(const void *data, size_t len, const char *agent_hdr, int64_t now_ms,
+                            sr_telemetry_decoder *dec, sr_ingest_upload *ret, char *reason, size_t reasonlen) {
+    const sr_upload_batch *m = NULL;
+    size_t alen = 0;
+    int r = decode_common(data, len, agent_hdr, dec, &m, &alen, reason, reasonlen);
+    if (r < 0)
+        return r;
+    if (m->payload_case != SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_METRICS)
+        return fail(reason, reasonlen, "batch seq %llu: payload is not metrics", (unsigned long long)m->seq);
 
     const Serviceradar__Agent__V1__MetricsBatch *mb = m->metrics;
     int64_t max_time = 0;
@@ -56,5 +71,27 @@ int sr_ingest_decode_upload(const void *data, size_t len, const char *agent_hdr,
     ret->points = (const Serviceradar__Agent__V1__MetricPoint *const *)mb->points;
     ret->n_points = mb->n_points;
     ret->max_time_ms = max_time;
+    return 0;
+}
+
+int sr_ingest_decode_logs(const void *data, size_t len, const char *agent_hdr, int64_t now_ms,
+                          sr_telemetry_decoder *dec, sr_ingest_logs *ret, char *reason, size_t reasonlen) {
+    const sr_upload_batch *m = NULL;
+    size_t alen = 0;
+    int r = decode_common(data, len, agent_hdr, dec, &m, &alen, reason, reasonlen);
+    if (r < 0)
+        return r;
+    if (m->payload_case != SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_LOGS)
+        return fail(reason, reasonlen, "batch seq %llu: payload is not logs", (unsigned long long)m->seq);
+    char why[256] = "";
+    if (sr_telemetry_check_log_times(m, now_ms, why, sizeof(why)) < 0)
+        return fail(reason, reasonlen, "%s", why);
+    ret->agent_id = agent_hdr;
+    ret->agent_id_len = alen;
+    ret->epoch = m->epoch;
+    ret->seq = m->seq;
+    ret->hostname = m->logs->hostname ? m->logs->hostname : "";
+    ret->records = (const Serviceradar__Agent__V1__LogRecord *const *)m->logs->records;
+    ret->n_records = m->logs->n_records;
     return 0;
 }

@@ -1,4 +1,4 @@
-/* Decoding and validation of one telemetry.metrics.edge message: the Sr-Agent-Id header plus
+/* Decoding and validation of one telemetry.metrics.edge or logs.edge message: the Sr-Agent-Id header plus
  * a packed serviceradar.agent.v1.UploadBatch. Pure (no I/O), so it is unit tested and fuzzed.
  * The batch rules are the shared ones of sr_telemetry (the gateway enforces the same); the core
  * checks again because anything may publish on the subject, and adds the header and time
@@ -32,3 +32,17 @@ typedef struct {
  * ("missing Sr-Agent-Id header", "... point 3 (cpu.usage_pct): value is not finite") in reason. */
 int sr_ingest_decode_upload(const void *data, size_t len, const char *agent_hdr, int64_t now_ms,
                             sr_telemetry_decoder *dec, sr_ingest_upload *ret, char *reason, size_t reasonlen);
+
+typedef struct {
+    const char *agent_id; /* the header value (borrowed from the caller) */
+    size_t agent_id_len;
+    uint64_t epoch, seq;
+    const char *hostname; /* "" when absent; lives in the decoder */
+    const Serviceradar__Agent__V1__LogRecord *const *records;
+    size_t n_records;
+} sr_ingest_logs;
+
+/* As sr_ingest_decode_upload for a logs payload (the shared sr_telemetry rules, then record
+ * times in [2000-01-01, now + 1 day]). A metrics payload is refused. */
+int sr_ingest_decode_logs(const void *data, size_t len, const char *agent_hdr, int64_t now_ms,
+                          sr_telemetry_decoder *dec, sr_ingest_logs *ret, char *reason, size_t reasonlen);

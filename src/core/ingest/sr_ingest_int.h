@@ -25,6 +25,8 @@ int sr_textbuf_put_array_elem(sr_textbuf *b, const char *s, size_t len);
 
 typedef struct sr_agents_worker sr_agents_worker;
 typedef struct sr_metrics_worker sr_metrics_worker;
+typedef struct sr_events_worker sr_events_worker;
+typedef enum { SR_EVENTS_LOGS, SR_EVENTS_FALCO } sr_events_kind;
 
 struct sr_ingest {
     sr_ingest_config cfg;
@@ -38,6 +40,8 @@ struct sr_ingest {
     sr_metrics_worker **workers;
     int n_workers;
     sr_agents_worker *agents;
+    sr_events_worker **events; /* logs workers, then Falco workers */
+    int n_events;
     int stopped;
 };
 
@@ -52,4 +56,6 @@ int sr_ingest_dead_letter(PGconn *pg, natsMsg *msg, const char *stream, const ch
 void sr_ingest_utf8_sanitize(char *s);
 
 int sr_agents_worker_start(sr_ingest *ing, sr_agents_worker **ret);
+int sr_events_worker_start(sr_ingest *ing, sr_events_kind kind, int index, sr_events_worker **ret);
+sr_events_worker *sr_events_worker_free(sr_events_worker *w); /* joins the thread */
 sr_agents_worker *sr_agents_worker_free(sr_agents_worker *w); /* joins the thread */

@@ -1,6 +1,7 @@
 #include "sr_streams.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,28 +60,47 @@ static int ensure_consumer(jsCtx *js, const char *stream, jsConsumerConfig *cc, 
     return 0;
 }
 
+/* A file-backed stream with limits and the duplicate window of message ids. */
+static int ensure_limited_stream(jsCtx *js, const char *name, const char *subjects, int64_t max_age_ms,
+                                 int64_t max_bytes, char *err, size_t errlen) {
+    const char *subj[] = {subjects};
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = name;
+    sc.Subjects = subj;
+    sc.SubjectsLen = 1;
+    sc.Storage = js_FileStorage;
+    sc.Retention = js_LimitsPolicy;
+    sc.Discard = js_DiscardOld;
+    sc.Duplicates = SR_STREAM_DUPLICATE_WINDOW_MS * NS_PER_MS;
+    sc.MaxAge = max_age_ms * NS_PER_MS;
+    sc.MaxBytes = max_bytes > 0 ? max_bytes : -1;
+    return ensure_stream(js, &sc, err, errlen);
+}
+
+/* A durable pull consumer with explicit acknowledgements, from the start of the stream. */
+static int ensure_pull_consumer(jsCtx *js, const char *stream, const char *durable, const char *filter,
+                                const sr_streams_config *cfg, bool limit_pending, char *err, size_t errlen) {
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = durable;
+    cc.FilterSubject = filter;
+    cc.AckPolicy = js_AckExplicit;
+    cc.DeliverPolicy = js_DeliverAll;
+    cc.AckWait = cfg->ack_wait_ms * NS_PER_MS;
+    if (limit_pending)
+        cc.MaxAckPending = cfg->max_ack_pending;
+    return ensure_consumer(js, stream, &cc, err, errlen);
+}
+
 int sr_streams_ensure(natsConnection *nc, const sr_streams_config *cfg, char *err, size_t errlen) {
     jsCtx *js = NULL;
     natsStatus s = natsConnection_JetStream(&js, nc, NULL);
     if (s != NATS_OK)
         return nats_fail(err, errlen, "open", "jetstream context", s, 0);
 
-    int r;
-    {
-        const char *subjects[] = {SR_STREAM_TELEMETRY_SUBJECTS};
-        jsStreamConfig sc;
-        jsStreamConfig_Init(&sc);
-        sc.Name = SR_STREAM_TELEMETRY;
-        sc.Subjects = subjects;
-        sc.SubjectsLen = 1;
-        sc.Storage = js_FileStorage;
-        sc.Retention = js_LimitsPolicy;
-        sc.Discard = js_DiscardOld;
-        sc.Duplicates = SR_STREAM_DUPLICATE_WINDOW_MS * NS_PER_MS;
-        sc.MaxAge = cfg->telemetry_max_age_ms * NS_PER_MS;
-        sc.MaxBytes = cfg->telemetry_max_bytes > 0 ? cfg->telemetry_max_bytes : -1;
-        r = ensure_stream(js, &sc, err, errlen);
-    }
+    int r = ensure_limited_stream(js, SR_STREAM_TELEMETRY, SR_STREAM_TELEMETRY_SUBJECTS, cfg->telemetry_max_age_ms,
+                                  cfg->telemetry_max_bytes, err, errlen);
     if (r == 0) {
         const char *subjects[] = {SR_SUBJECT_AGENTS};
         jsStreamConfig sc;
@@ -94,27 +114,21 @@ int sr_streams_ensure(natsConnection *nc, const sr_streams_config *cfg, char *er
         sc.MaxAge = cfg->agents_max_age_ms * NS_PER_MS;
         r = ensure_stream(js, &sc, err, errlen);
     }
-    if (r == 0) {
-        jsConsumerConfig cc;
-        jsConsumerConfig_Init(&cc);
-        cc.Durable = SR_CONSUMER_METRICS;
-        cc.FilterSubject = SR_SUBJECT_METRICS;
-        cc.AckPolicy = js_AckExplicit;
-        cc.DeliverPolicy = js_DeliverAll;
-        cc.AckWait = cfg->ack_wait_ms * NS_PER_MS;
-        cc.MaxAckPending = cfg->max_ack_pending;
-        r = ensure_consumer(js, SR_STREAM_TELEMETRY, &cc, err, errlen);
-    }
-    if (r == 0) {
-        jsConsumerConfig cc;
-        jsConsumerConfig_Init(&cc);
-        cc.Durable = SR_CONSUMER_AGENTS;
-        cc.FilterSubject = SR_SUBJECT_AGENTS;
-        cc.AckPolicy = js_AckExplicit;
-        cc.DeliverPolicy = js_DeliverAll;
-        cc.AckWait = cfg->ack_wait_ms * NS_PER_MS;
-        r = ensure_consumer(js, SR_STREAM_AGENTS, &cc, err, errlen);
-    }
+    if (r == 0)
+        r = ensure_limited_stream(js, SR_STREAM_LOGS, SR_STREAM_LOGS_SUBJECTS, cfg->logs_max_age_ms,
+                                  cfg->logs_max_bytes, err, errlen);
+    if (r == 0)
+        r = ensure_limited_stream(js, SR_STREAM_SECURITY, SR_STREAM_SECURITY_SUBJECTS, cfg->security_max_age_ms,
+                                  cfg->security_max_bytes, err, errlen);
+    if (r == 0)
+        r = ensure_pull_consumer(js, SR_STREAM_TELEMETRY, SR_CONSUMER_METRICS, SR_SUBJECT_METRICS, cfg, true, err,
+                                 errlen);
+    if (r == 0)
+        r = ensure_pull_consumer(js, SR_STREAM_AGENTS, SR_CONSUMER_AGENTS, SR_SUBJECT_AGENTS, cfg, false, err, errlen);
+    if (r == 0)
+        r = ensure_pull_consumer(js, SR_STREAM_LOGS, SR_CONSUMER_LOGS, SR_SUBJECT_LOGS, cfg, true, err, errlen);
+    if (r == 0)
+        r = ensure_pull_consumer(js, SR_STREAM_SECURITY, SR_CONSUMER_FALCO, SR_SUBJECT_FALCO, cfg, true, err, errlen);
     jsCtx_Destroy(js);
     return r;
 }

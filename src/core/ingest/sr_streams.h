@@ -1,6 +1,8 @@
 /* JetStream streams and durable consumers the core owns (docs/internals/contracts.md):
  * TELEMETRY (telemetry.>) with the pull consumer core-metrics, AGENTS (agents.status) with the
- * pull consumer core-agents. Created when missing, updated to the configured limits otherwise. */
+ * pull consumer core-agents, LOGS (logs.>) with core-logs, SECURITY (security.>) with
+ * core-falco (filter security.falco.alerts; later security sources add their own consumers).
+ * Created when missing, updated to the configured limits otherwise. */
 #pragma once
 #include <nats/nats.h>
 #include <stddef.h>
@@ -13,6 +15,14 @@
 #define SR_STREAM_AGENTS "AGENTS"
 #define SR_SUBJECT_AGENTS "agents.status"
 #define SR_CONSUMER_AGENTS "core-agents"
+#define SR_STREAM_LOGS "LOGS"
+#define SR_STREAM_LOGS_SUBJECTS "logs.>"
+#define SR_SUBJECT_LOGS "logs.edge"
+#define SR_CONSUMER_LOGS "core-logs"
+#define SR_STREAM_SECURITY "SECURITY"
+#define SR_STREAM_SECURITY_SUBJECTS "security.>"
+#define SR_SUBJECT_FALCO "security.falco.alerts"
+#define SR_CONSUMER_FALCO "core-falco"
 #define SR_SUBJECT_COMMAND_RESULTS "commands.results.>"
 #define SR_SUBJECT_COMMAND_RESULTS_PREFIX "commands.results."
 
@@ -22,8 +32,12 @@ typedef struct {
     int64_t telemetry_max_age_ms;  /* 0: unlimited */
     int64_t telemetry_max_bytes;   /* 0: unlimited */
     int64_t agents_max_age_ms;     /* 0: unlimited */
-    int64_t ack_wait_ms;           /* both consumers */
-    int64_t max_ack_pending;       /* core-metrics */
+    int64_t logs_max_age_ms;       /* 0: unlimited */
+    int64_t logs_max_bytes;        /* 0: unlimited */
+    int64_t security_max_age_ms;   /* 0: unlimited */
+    int64_t security_max_bytes;    /* 0: unlimited */
+    int64_t ack_wait_ms;           /* every consumer */
+    int64_t max_ack_pending;       /* core-metrics, core-logs, core-falco */
 } sr_streams_config;
 
 /* Returns 0, or a negative errno with "could not ... : reason" in err. */

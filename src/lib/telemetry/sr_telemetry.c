@@ -12,12 +12,13 @@
 
 /* ---- validation ---- */
 
-/* Checks one string field; 0 or -EINVAL with err filled. */
+/* Checks one string field; 0 or -EINVAL with err filled. item names the element ("point",
+ * "record"; NULL for batch-level fields). */
 static int check_string(const char *s, size_t max, bool required, uint64_t seq, const char *what, size_t idx,
-                        bool indexed, char *err, size_t errlen) {
+                        const char *item, char *err, size_t errlen) {
     char where[48] = "";
-    if (indexed)
-        snprintf(where, sizeof(where), "point %zu: ", idx);
+    if (item)
+        snprintf(where, sizeof(where), "%s %zu: ", item, idx);
     size_t len = s ? strlen(s) : 0;
     if (required && len == 0) {
         snprintf(err, errlen, "batch seq %" PRIu64 ": %s%s is empty", seq, where, what);
@@ -30,6 +31,141 @@ static int check_string(const char *s, size_t max, bool required, uint64_t seq, 
     if (len > 0 && !sr_utf8_valid(s, len)) {
         snprintf(err, errlen, "batch seq %" PRIu64 ": %s%s is not valid UTF-8", seq, where, what);
         return -EINVAL;
+    }
+    return 0;
+}
+
+bool sr_telemetry_log_source_known(const char *source) {
+    static const char *const known[] = {"auth", "syslog", "journald"};
+    for (size_t i = 0; source && i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(source, known[i]) == 0)
+            return true;
+    return false;
+}
+
+static int validate_metrics(const sr_upload_batch *b, size_t max_points, char *err, size_t errlen) {
+    const Serviceradar__Agent__V1__MetricsBatch *m = b->metrics;
+    if (m->n_points > max_points) {
+        snprintf(err, errlen, "batch seq %" PRIu64 ": %zu points (limit %zu)", b->seq, m->n_points, max_points);
+        return -EINVAL;
+    }
+    int r = check_string(m->hostname, SR_TELEMETRY_MAX_HOSTNAME_BYTES, false, b->seq, "hostname", 0, NULL, err,
+                         errlen);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < m->n_points; i++) {
+        const Serviceradar__Agent__V1__MetricPoint *p = m->points[i];
+        if (!p) {
+            snprintf(err, errlen, "batch seq %" PRIu64 ": point %zu is missing", b->seq, i);
+            return -EINVAL;
+        }
+        r = check_string(p->name, SR_TELEMETRY_MAX_NAME_BYTES, true, b->seq, "metric name", i, "point", err, errlen);
+        if (r < 0)
+            return r;
+        r = check_string(p->dim, SR_TELEMETRY_MAX_DIM_BYTES, false, b->seq, "dim", i, "point", err, errlen);
+        if (r < 0)
+            return r;
+        if (!isfinite(p->value)) {
+            snprintf(err, errlen, "batch seq %" PRIu64 ": point %zu (%s): value is not finite", b->seq, i, p->name);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int validate_record(const Serviceradar__Agent__V1__LogRecord *rec, uint64_t seq, size_t i, char *err,
+                           size_t errlen) {
+    const struct {
+        const char *s, *what;
+        size_t max;
+    } strings[] = {
+        {rec->path, "path", SR_TELEMETRY_MAX_LOG_PATH_BYTES},
+        {rec->raw, "raw", SR_TELEMETRY_MAX_LOG_RAW_BYTES},
+        {rec->hostname, "hostname", SR_TELEMETRY_MAX_HOSTNAME_BYTES},
+        {rec->program, "program", SR_TELEMETRY_MAX_LOG_WORD_BYTES},
+        {rec->message, "message", SR_TELEMETRY_MAX_LOG_RAW_BYTES},
+        {rec->user, "user", SR_TELEMETRY_MAX_LOG_WORD_BYTES},
+        {rec->src_ip, "src_ip", SR_TELEMETRY_MAX_LOG_IP_BYTES},
+        {rec->outcome, "outcome", SR_TELEMETRY_MAX_LOG_TAG_BYTES},
+        {rec->action, "action", SR_TELEMETRY_MAX_LOG_TAG_BYTES},
+    };
+    if (!sr_telemetry_log_source_known(rec->source)) {
+        snprintf(err, errlen, "batch seq %" PRIu64 ": record %zu: source \"%.32s\" is not auth, syslog or journald",
+                 seq, i, rec->source ? rec->source : "");
+        if (rec->source && !sr_utf8_valid(rec->source, strnlen(rec->source, 32)))
+            snprintf(err, errlen, "batch seq %" PRIu64 ": record %zu: source is not auth, syslog or journald", seq, i);
+        return -EINVAL;
+    }
+    for (size_t k = 0; k < sizeof(strings) / sizeof(strings[0]); k++) {
+        int r = check_string(strings[k].s, strings[k].max, false, seq, strings[k].what, i, "record", err, errlen);
+        if (r < 0)
+            return r;
+    }
+    if ((!rec->message || !rec->message[0]) && (!rec->raw || !rec->raw[0])) {
+        snprintf(err, errlen, "batch seq %" PRIu64 ": record %zu: message and raw are both empty", seq, i);
+        return -EINVAL;
+    }
+    if (rec->syslog_severity < -1 || rec->syslog_severity > 7) {
+        snprintf(err, errlen, "batch seq %" PRIu64 ": record %zu: syslog_severity %d is not in -1..7", seq, i,
+                 (int)rec->syslog_severity);
+        return -EINVAL;
+    }
+    if (rec->facility < -1 || rec->facility > 23) {
+        snprintf(err, errlen, "batch seq %" PRIu64 ": record %zu: facility %d is not in -1..23", seq, i,
+                 (int)rec->facility);
+        return -EINVAL;
+    }
+    if (rec->n_fields > SR_TELEMETRY_MAX_LOG_FIELDS) {
+        snprintf(err, errlen, "batch seq %" PRIu64 ": record %zu: %zu fields (limit %d)", seq, i, rec->n_fields,
+                 SR_TELEMETRY_MAX_LOG_FIELDS);
+        return -EINVAL;
+    }
+    for (size_t k = 0; k < rec->n_fields; k++) {
+        const Serviceradar__Agent__V1__LogRecord__FieldsEntry *f = rec->fields[k];
+        if (!f) {
+            snprintf(err, errlen, "batch seq %" PRIu64 ": record %zu: field %zu is missing", seq, i, k);
+            return -EINVAL;
+        }
+        int r = check_string(f->key, SR_TELEMETRY_MAX_LOG_FIELD_KEY_BYTES, true, seq, "field key", i, "record", err,
+                             errlen);
+        if (r == 0)
+            r = check_string(f->value, SR_TELEMETRY_MAX_LOG_FIELD_VALUE_BYTES, false, seq, "field value", i, "record",
+                             err, errlen);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int validate_logs(const sr_upload_batch *b, char *err, size_t errlen) {
+    const Serviceradar__Agent__V1__LogsBatch *l = b->logs;
+    if (l->n_records > SR_TELEMETRY_MAX_LOG_RECORDS) {
+        snprintf(err, errlen, "batch seq %" PRIu64 ": %zu records (limit %d)", b->seq, l->n_records,
+                 SR_TELEMETRY_MAX_LOG_RECORDS);
+        return -EINVAL;
+    }
+    int r = check_string(l->hostname, SR_TELEMETRY_MAX_HOSTNAME_BYTES, false, b->seq, "hostname", 0, NULL, err,
+                         errlen);
+    for (size_t i = 0; r == 0 && i < l->n_records; i++) {
+        if (!l->records[i]) {
+            snprintf(err, errlen, "batch seq %" PRIu64 ": record %zu is missing", b->seq, i);
+            return -EINVAL;
+        }
+        r = validate_record(l->records[i], b->seq, i, err, errlen);
+    }
+    return r;
+}
+
+int sr_telemetry_check_log_times(const sr_upload_batch *b, int64_t now_ms, char *err, size_t errlen) {
+    if (!b || b->payload_case != SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_LOGS || !b->logs)
+        return 0;
+    int64_t latest = now_ms + SR_TELEMETRY_MAX_FUTURE_MS;
+    for (size_t i = 0; i < b->logs->n_records; i++) {
+        int64_t t = b->logs->records[i]->time_unix_ms;
+        if (t < SR_TELEMETRY_MIN_TIME_MS || t > latest) {
+            snprintf(err, errlen, "batch seq %" PRIu64 ": record %zu: time %" PRId64 " out of range", b->seq, i, t);
+            return -EINVAL;
+        }
     }
     return 0;
 }
@@ -52,37 +188,12 @@ int sr_telemetry_validate(const sr_upload_batch *b, const char *identity, size_t
         snprintf(err, errlen, "batch seq 0: seq must be greater than 0");
         return -EINVAL;
     }
-    if (b->payload_case != SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_METRICS || !b->metrics) {
-        snprintf(err, errlen, "batch seq %" PRIu64 ": payload is missing (expected metrics)", b->seq);
-        return -EINVAL;
-    }
-    const Serviceradar__Agent__V1__MetricsBatch *m = b->metrics;
-    if (m->n_points > max_points) {
-        snprintf(err, errlen, "batch seq %" PRIu64 ": %zu points (limit %zu)", b->seq, m->n_points, max_points);
-        return -EINVAL;
-    }
-    int r = check_string(m->hostname, SR_TELEMETRY_MAX_HOSTNAME_BYTES, false, b->seq, "hostname", 0, false, err,
-                         errlen);
-    if (r < 0)
-        return r;
-    for (size_t i = 0; i < m->n_points; i++) {
-        const Serviceradar__Agent__V1__MetricPoint *p = m->points[i];
-        if (!p) {
-            snprintf(err, errlen, "batch seq %" PRIu64 ": point %zu is missing", b->seq, i);
-            return -EINVAL;
-        }
-        r = check_string(p->name, SR_TELEMETRY_MAX_NAME_BYTES, true, b->seq, "metric name", i, true, err, errlen);
-        if (r < 0)
-            return r;
-        r = check_string(p->dim, SR_TELEMETRY_MAX_DIM_BYTES, false, b->seq, "dim", i, true, err, errlen);
-        if (r < 0)
-            return r;
-        if (!isfinite(p->value)) {
-            snprintf(err, errlen, "batch seq %" PRIu64 ": point %zu (%s): value is not finite", b->seq, i, p->name);
-            return -EINVAL;
-        }
-    }
-    return 0;
+    if (b->payload_case == SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_METRICS && b->metrics)
+        return validate_metrics(b, max_points, err, errlen);
+    if (b->payload_case == SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_LOGS && b->logs)
+        return validate_logs(b, err, errlen);
+    snprintf(err, errlen, "batch seq %" PRIu64 ": payload is missing (expected metrics or logs)", b->seq);
+    return -EINVAL;
 }
 
 /* ---- wire-level point count ---- */
@@ -105,7 +216,7 @@ static int read_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *re
 /* Walks one message level. For each field number `want` of wire type LEN, calls back with
  * its contents (when cb is set) or counts it. */
 static int walk(const uint8_t *buf, size_t len, uint32_t want, size_t *count,
-                int (*cb)(const uint8_t *, size_t, size_t *), size_t *cb_count) {
+                int (*cb)(const uint8_t *, size_t, void *), void *cb_arg) {
     size_t pos = 0;
     while (pos < len) {
         uint64_t tag, v;
@@ -135,7 +246,7 @@ static int walk(const uint8_t *buf, size_t len, uint32_t want, size_t *count,
                 return -EBADMSG;
             if (field == want) {
                 if (cb) {
-                    int r = cb(buf + pos, (size_t)v, cb_count);
+                    int r = cb(buf + pos, (size_t)v, cb_arg);
                     if (r < 0)
                         return r;
                 } else {
@@ -151,7 +262,7 @@ static int walk(const uint8_t *buf, size_t len, uint32_t want, size_t *count,
     return 0;
 }
 
-static int count_in_metrics(const uint8_t *buf, size_t len, size_t *count) {
+static int count_in_metrics(const uint8_t *buf, size_t len, void *count) {
     return walk(buf, len, 2 /* MetricsBatch.points */, count, NULL, NULL);
 }
 
@@ -164,6 +275,66 @@ int sr_telemetry_count_points(const uint8_t *buf, size_t len, size_t *ret_points
     if (r < 0)
         return r;
     *ret_points = n;
+    return 0;
+}
+
+/* Counts the fields (16) of one LogRecord and keeps the largest count. */
+static int count_in_record(const uint8_t *buf, size_t len, size_t *max_fields) {
+    size_t n = 0;
+    int r = walk(buf, len, 16 /* LogRecord.fields */, &n, NULL, NULL);
+    if (r == 0 && n > *max_fields)
+        *max_fields = n;
+    return r;
+}
+
+typedef struct {
+    size_t records, max_fields;
+} record_count;
+
+/* One LogsBatch: counts its records (2) and the fields of each. */
+static int count_in_logs(const uint8_t *buf, size_t len, void *arg) {
+    record_count *rc = arg;
+    size_t pos = 0;
+    while (pos < len) {
+        uint64_t tag, v;
+        if (read_varint(buf, len, &pos, &tag) < 0 || (tag >> 3) == 0)
+            return -EBADMSG;
+        unsigned wt = (unsigned)(tag & 7);
+        if (wt == 0) {
+            if (read_varint(buf, len, &pos, &v) < 0)
+                return -EBADMSG;
+        } else if (wt == 1 || wt == 5) {
+            size_t skip = wt == 1 ? 8 : 4;
+            if (len - pos < skip)
+                return -EBADMSG;
+            pos += skip;
+        } else if (wt == 2) {
+            if (read_varint(buf, len, &pos, &v) < 0 || v > len - pos)
+                return -EBADMSG;
+            if ((tag >> 3) == 2) {
+                rc->records++;
+                if (count_in_record(buf + pos, (size_t)v, &rc->max_fields) < 0)
+                    return -EBADMSG;
+            }
+            pos += (size_t)v;
+        } else {
+            return -EBADMSG;
+        }
+    }
+    return 0;
+}
+
+int sr_telemetry_count_records(const uint8_t *buf, size_t len, size_t *ret_records, size_t *ret_max_fields) {
+    record_count rc = {0, 0};
+    if (!buf && len > 0)
+        return -EINVAL;
+    /* UploadBatch.logs (11); repeated occurrences merge, so count them all. */
+    int r = walk(buf, len, 11, NULL, count_in_logs, &rc);
+    if (r < 0)
+        return r;
+    *ret_records = rc.records;
+    if (ret_max_fields)
+        *ret_max_fields = rc.max_fields;
     return 0;
 }
 
@@ -280,6 +451,19 @@ int sr_telemetry_decode(sr_telemetry_decoder *d, const uint8_t *buf, size_t len,
     }
     if (n > max_points) {
         snprintf(err, errlen, "batch has %zu points (limit %zu)", n, max_points);
+        return -EINVAL;
+    }
+    size_t records = 0, fields = 0;
+    if (sr_telemetry_count_records(buf, len, &records, &fields) < 0) {
+        snprintf(err, errlen, "not a valid UploadBatch message");
+        return -EBADMSG;
+    }
+    if (records > SR_TELEMETRY_MAX_LOG_RECORDS) {
+        snprintf(err, errlen, "batch has %zu records (limit %d)", records, SR_TELEMETRY_MAX_LOG_RECORDS);
+        return -EINVAL;
+    }
+    if (fields > SR_TELEMETRY_MAX_LOG_FIELDS) {
+        snprintf(err, errlen, "a record of the batch has %zu fields (limit %d)", fields, SR_TELEMETRY_MAX_LOG_FIELDS);
         return -EINVAL;
     }
     arena_reset(d);

@@ -73,6 +73,13 @@ static int setup(void **state) {
     jsErrCode jerr = 0;
     assert_int_equal(js_AddStream(NULL, E.js, &sc, NULL, &jerr), NATS_OK);
     jsStreamConfig_Init(&sc);
+    sc.Name = "LOGS";
+    sc.Subjects = (const char *[]){"logs.>"};
+    sc.SubjectsLen = 1;
+    sc.Storage = js_FileStorage;
+    sc.Duplicates = (int64_t)120 * 1000000000;
+    assert_int_equal(js_AddStream(NULL, E.js, &sc, NULL, &jerr), NATS_OK);
+    jsStreamConfig_Init(&sc);
     sc.Name = "AGENTS";
     sc.Subjects = (const char *[]){"agents.status"};
     sc.SubjectsLen = 1;
@@ -191,6 +198,55 @@ static packed make_batch(const char *agent_id, uint64_t epoch, uint64_t seq, siz
     serviceradar__agent__v1__upload_batch__pack(&b, p.buf);
     free(pts);
     free(pp);
+    return p;
+}
+
+/* A logs batch of n records; tweak (when set) edits record 0 before packing. */
+static packed make_logs(const char *agent_id, uint64_t epoch, uint64_t seq, size_t n,
+                        void (*tweak)(Serviceradar__Agent__V1__LogRecord *)) {
+    Serviceradar__Agent__V1__LogRecord *recs = calloc(n ? n : 1, sizeof(*recs));
+    Serviceradar__Agent__V1__LogRecord **rp = calloc(n ? n : 1, sizeof(*rp));
+    assert_non_null(recs);
+    assert_non_null(rp);
+    for (size_t i = 0; i < n; i++) {
+        serviceradar__agent__v1__log_record__init(&recs[i]);
+        recs[i].time_unix_ms = sr_now_unix_ms() - 1000;
+        recs[i].source = S("auth");
+        recs[i].path = S("/var/log/auth.log");
+        recs[i].raw = S("Jun  1 10:00:00 host-test sshd[811]: Accepted publickey for alice from 192.0.2.4 port 1 ssh2");
+        recs[i].program = S("sshd");
+        recs[i].pid = 811;
+        recs[i].syslog_severity = 6;
+        recs[i].facility = 10;
+        recs[i].message = S("Accepted publickey for alice from 192.0.2.4 port 1 ssh2");
+        recs[i].user = S("alice");
+        recs[i].src_ip = S("192.0.2.4");
+        recs[i].outcome = S("success");
+        recs[i].action = S("ssh_login");
+        rp[i] = &recs[i];
+    }
+    if (tweak && n > 0)
+        tweak(&recs[0]);
+    Serviceradar__Agent__V1__LogsBatch l;
+    serviceradar__agent__v1__logs_batch__init(&l);
+    l.hostname = S("host-test");
+    l.n_records = n;
+    l.records = rp;
+    Serviceradar__Agent__V1__UploadBatch b;
+    serviceradar__agent__v1__upload_batch__init(&b);
+    b.agent_id = S(agent_id);
+    b.epoch = epoch;
+    b.seq = seq;
+    b.created_unix_ms = sr_now_unix_ms();
+    b.payload_case = SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_LOGS;
+    b.logs = &l;
+    packed p;
+    p.len = serviceradar__agent__v1__upload_batch__get_packed_size(&b);
+    p.buf = malloc(p.len);
+    assert_non_null(p.buf);
+    serviceradar__agent__v1__upload_batch__pack(&b, p.buf);
+    free(recs);
+    free(rp);
     return p;
 }
 
@@ -319,6 +375,105 @@ static void test_upload_many_batches(void **state) {
     result_clear(&r);
     for (int i = 0; i < N; i++)
         free(b[i].buf);
+}
+
+/* Metrics and logs in one call: each batch goes to its own stream with the same headers. */
+static void test_upload_logs(void **state) {
+    (void)state;
+    uint64_t epoch = next_epoch();
+    uint64_t tele = stream_msgs("TELEMETRY"), logs = stream_msgs("LOGS");
+    packed b[3] = {make_batch("agent-1", epoch, 1, 2, 1.0), make_logs("agent-1", epoch, 2, 50, NULL),
+                   make_logs("", epoch, 3, 1, NULL)};
+    int64_t t0 = sr_now_unix_ms();
+    upload_result r = upload_raw("agent-1", NULL, b, 3);
+    assert_int_equal(r.code, GRPC_STATUS_OK);
+    assert_non_null(r.ack);
+    assert_int_equal(r.ack->n_acked_seqs, 3);
+    assert_int_equal(r.ack->accepted, 3);
+    assert_int_equal(stream_msgs("TELEMETRY"), tele + 1);
+    assert_int_equal(stream_msgs("LOGS"), logs + 2);
+    natsMsg *m = NULL;
+    jsErrCode jerr = 0;
+    assert_int_equal(js_GetLastMsg(&m, E.js, "LOGS", "logs.edge", NULL, &jerr), NATS_OK);
+    const char *v = NULL;
+    char want[128];
+    snprintf(want, sizeof(want), "agent-1:%" PRIu64 ":3", epoch);
+    assert_int_equal(natsMsgHeader_Get(m, "Nats-Msg-Id", &v), NATS_OK);
+    assert_string_equal(v, want);
+    assert_int_equal(natsMsgHeader_Get(m, "Sr-Agent-Id", &v), NATS_OK);
+    assert_string_equal(v, "agent-1");
+    assert_int_equal(natsMsgHeader_Get(m, "Sr-Received-Ms", &v), NATS_OK);
+    int64_t recv_ms = -1;
+    assert_int_equal(sr_parse_i64(v, 0, INT64_MAX, &recv_ms), 0);
+    assert_true(recv_ms >= t0 && recv_ms <= sr_now_unix_ms());
+    assert_int_equal((size_t)natsMsg_GetDataLength(m), b[2].len);
+    assert_memory_equal(natsMsg_GetData(m), b[2].buf, b[2].len);
+    natsMsg_Destroy(m);
+    result_clear(&r);
+    /* the same logs batch again: acknowledged, flagged duplicate, stored once */
+    r = upload_raw("agent-1", NULL, &b[1], 1);
+    assert_int_equal(r.code, GRPC_STATUS_OK);
+    assert_int_equal(r.ack->duplicates, 1);
+    assert_int_equal(stream_msgs("LOGS"), logs + 2);
+    result_clear(&r);
+    for (int i = 0; i < 3; i++)
+        free(b[i].buf);
+}
+
+static void bad_source(Serviceradar__Agent__V1__LogRecord *r) { r->source = S("kernel"); }
+static void old_time(Serviceradar__Agent__V1__LogRecord *r) { r->time_unix_ms = 1000; }
+static void bad_severity(Serviceradar__Agent__V1__LogRecord *r) { r->syslog_severity = 9; }
+static void bad_utf8(Serviceradar__Agent__V1__LogRecord *r) { r->user = S("al\xffice"); }
+static void long_raw(Serviceradar__Agent__V1__LogRecord *r) {
+    static char raw[8194];
+    memset(raw, 'r', sizeof(raw) - 1);
+    raw[sizeof(raw) - 1] = '\0';
+    r->raw = raw;
+}
+static void many_fields(Serviceradar__Agent__V1__LogRecord *r) {
+    static Serviceradar__Agent__V1__LogRecord__FieldsEntry fe[65];
+    static Serviceradar__Agent__V1__LogRecord__FieldsEntry *fp[65];
+    static char keys[65][8];
+    for (int i = 0; i < 65; i++) {
+        serviceradar__agent__v1__log_record__fields_entry__init(&fe[i]);
+        snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+        fe[i].key = keys[i];
+        fe[i].value = S("v");
+        fp[i] = &fe[i];
+    }
+    r->n_fields = 65;
+    r->fields = fp;
+}
+
+static void test_upload_logs_invalid(void **state) {
+    (void)state;
+    static const struct {
+        void (*tweak)(Serviceradar__Agent__V1__LogRecord *);
+        const char *want;
+    } cases[] = {
+        {bad_source, "source \"kernel\" is not auth, syslog or journald"},
+        {old_time, "record 0: time 1000 out of range"},
+        {bad_severity, "syslog_severity 9 is not in -1..7"},
+        {bad_utf8, "record 0: user is not valid UTF-8"},
+        {long_raw, "record 0: raw is 8193 bytes (limit 8192)"},
+        {many_fields, "65 fields (limit 64)"},
+    };
+    uint64_t epoch = next_epoch();
+    uint64_t logs = stream_msgs("LOGS");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        packed b[2] = {make_logs("agent-1", epoch, 2 * i + 1, 3, NULL),
+                       make_logs("agent-1", epoch, 2 * i + 2, 3, cases[i].tweak)};
+        upload_result r = upload_raw("agent-1", NULL, b, 2);
+        if (r.code != GRPC_STATUS_INVALID_ARGUMENT || !strstr(r.msg, cases[i].want))
+            fail_msg("case %zu: status %d \"%s\", want INVALID_ARGUMENT \"%s\"", i, r.code, r.msg, cases[i].want);
+        assert_null(r.ack);
+        assert_non_null(strstr(r.msg, "batch 2"));
+        result_clear(&r);
+        free(b[0].buf);
+        free(b[1].buf);
+    }
+    /* a failed call publishes at most the valid batches before the bad one, acknowledges none */
+    assert_true(stream_msgs("LOGS") <= logs + sizeof(cases) / sizeof(cases[0]));
 }
 
 /* A well-behaved agent-2 uploading in a loop while the bad calls run: a separate process
@@ -738,6 +893,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_upload_lands_in_stream),
         cmocka_unit_test(test_upload_duplicate),
         cmocka_unit_test(test_upload_many_batches),
+        cmocka_unit_test(test_upload_logs),
+        cmocka_unit_test(test_upload_logs_invalid),
         cmocka_unit_test(test_upload_errors),
         cmocka_unit_test(test_revoked_refused),
         cmocka_unit_test(test_unknown_ca_refused),

@@ -23,6 +23,12 @@ static void test_defaults(void **state) {
     assert_int_equal(c.ack_wait_ms, 30000);
     assert_true(c.max_ack_pending >= 20000);
     assert_int_equal(c.telemetry_max_age_ms, 7 * 86400000LL);
+    assert_int_equal(c.logs_max_age_ms, 7 * 86400000LL);
+    assert_int_equal(c.security_max_age_ms, 7 * 86400000LL);
+    assert_int_equal(c.logs_max_bytes, 0);
+    assert_int_equal(c.events_workers, 2);
+    assert_int_equal(c.falco_workers, 1);
+    assert_int_equal(c.events_batch_size, 64);
     assert_string_equal(c.http_listen, "127.0.0.1:8080");
     assert_non_null(strstr(c.pg_conninfo, "port=55432"));
     char pki[256];
@@ -56,6 +62,20 @@ static void test_parse(void **state) {
     assert_true(sr_config_parse(&sr_core_config_table, &c, "t", bad, strlen(bad), err, sizeof(err)) < 0);
     static const char unknown[] = "no.such.key = 1\n";
     assert_true(sr_config_parse(&sr_core_config_table, &c, "t", unknown, strlen(unknown), err, sizeof(err)) < 0);
+
+    /* events: limits and the pending-acknowledgement check */
+    static const char ev[] = "nats.logs_max_bytes = 10G\nnats.security_max_age = 720h\nevents.workers = 8\n"
+                             "events.batch_size = 4096\n";
+    assert_int_equal(sr_config_parse(&sr_core_config_table, &c, "t", ev, strlen(ev), err, sizeof(err)), 0);
+    assert_int_equal(c.logs_max_bytes, 10ULL << 30);
+    assert_int_equal(c.security_max_age_ms, 720 * 3600000LL);
+    assert_int_equal(sr_core_config_validate(&c, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "events.batch_size"));
+    static const char ev_ok[] = "events.batch_size = 64\n";
+    assert_int_equal(sr_config_parse(&sr_core_config_table, &c, "t", ev_ok, strlen(ev_ok), err, sizeof(err)), 0);
+    assert_int_equal(sr_core_config_validate(&c, err, sizeof(err)), 0);
+    static const char ev_bad[] = "events.falco_workers = 0\n";
+    assert_true(sr_config_parse(&sr_core_config_table, &c, "t", ev_bad, strlen(ev_bad), err, sizeof(err)) < 0);
 
     static const char lvl[] = "log.level = \"loud\"\n";
     assert_int_equal(sr_config_parse(&sr_core_config_table, &c, "t", lvl, strlen(lvl), err, sizeof(err)), 0);

@@ -24,6 +24,11 @@ export function Layout() {
                 Hosts
               </NavLink>
             </li>
+            <li>
+              <NavLink to="/search" className="nav-link">
+                Search
+              </NavLink>
+            </li>
           </ul>
         </nav>
         <CoreStatus />

@@ -2,6 +2,7 @@ import { createBrowserRouter, Navigate } from 'react-router-dom';
 import { HostPage } from '../pages/HostPage';
 import { HostsPage } from '../pages/HostsPage';
 import { NotFoundPage } from '../pages/NotFoundPage';
+import { SearchPage } from '../pages/SearchPage';
 import { Layout } from './Layout';
 
 export const router = createBrowserRouter([
@@ -11,6 +12,7 @@ export const router = createBrowserRouter([
       { path: '/', element: <Navigate to="/hosts" replace /> },
       { path: '/hosts', element: <HostsPage /> },
       { path: '/hosts/:agentId', element: <HostPage /> },
+      { path: '/search', element: <SearchPage /> },
       { path: '*', element: <NotFoundPage /> },
     ],
   },

@@ -15,6 +15,7 @@ import type {
   GetOpenApiDocument200,
   Health,
   Host,
+  Job,
   MetricName,
   MetricSeriesSet,
   QueryRequest,
@@ -169,7 +170,7 @@ export const getHost = async (agentId: string, options?: RequestInit): Promise<H
 
 
 /**
- * Rows with from <= time < to are grouped by time_bucket(step, time); each point is [bucket_start_ms, avg, min, max]. Buckets without data are absent. Limits: range at most 400 days, step at least 1 s and a whole number of seconds, at most 10,000 buckets per series.
+ * Rows with from <= time < to are grouped by time_bucket(step, time); each point is [bucket_start_ms, avg, min, max]. Buckets without data are absent. Limits: range at most 400 days, step at least 1 s and a whole number of seconds, at most 10,000 buckets per series. Raw points are kept for retention.metrics_raw_days (whole days), hourly rollups longer: a range that starts before raw_from is answered from the rollups before raw_from and from raw points after it (resolution says which). Rollup buckets are at least one hour wide: with a step under 1 h, each point before raw_from is one hour (its avg, min and max).
  * @summary One metric of a host, bucketed (avg, min, max per bucket)
  */
 export const getGetHostMetricsUrl = (agentId: string,
@@ -298,6 +299,31 @@ export const enroll = async (enrollRequest: EnrollRequest, options?: RequestInit
     headers: { 'Content-Type': 'application/json', ...options?.headers },
     body: JSON.stringify(
       enrollRequest,)
+  }
+);}
+
+
+
+/**
+ * One entry per job that a core registered, ordered by name (at most 50,000). Every core sharing the database runs due jobs; a lease makes one of them run each due job.
+ * @summary The scheduled jobs and their last outcome
+ */
+export const getListJobsUrl = () => {
+
+
+  
+
+  return `/api/v1/jobs`
+}
+
+export const listJobs = async ( options?: RequestInit): Promise<Job[]> => {
+  
+  return apiFetch<Job[]>(getListJobsUrl(),
+  {      
+    ...options,
+    method: 'GET'
+    
+    
   }
 );}
 

@@ -6,6 +6,7 @@
  * OpenAPI spec version: 1.0.0
  */
 import type { MetricSeries } from './metricSeries';
+import type { MetricSeriesSetResolution } from './metricSeriesSetResolution';
 
 export interface MetricSeriesSet {
   agent_id: string;
@@ -16,4 +17,11 @@ export interface MetricSeriesSet {
   step_s: number;
   /** One per dim, ordered by dim */
   series: MetricSeries[];
+  /** raw: raw points only; rollup_1h: hourly rollups only (the range ends at or before raw_from); mixed: rollups before raw_from, raw points from it on (always present in answers) */
+  resolution?: MetricSeriesSetResolution;
+  /**
+   * raw points are kept from this instant on (older ones were dropped after being rolled up); null while none was dropped (always present in answers)
+   * @nullable
+   */
+  raw_from?: string | null;
 }

@@ -1,0 +1,20 @@
+-- kind: events
+-- columns: time timestamp, id text, host text, agent_id text, source_type text, severity severity, severity_text text, program text, pid integer, user_name text, src_ip ip, outcome text, action text, rule text, message text, fields json, tags text_array
+-- page: limit 100, keyset cursor
+-- highlight: "pass" "shadow"
+SELECT to_char(e.time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), e.id, e.host, e.agent_id, e.source_type, e.severity, e.severity_text, e.program, e.pid, e.user_name, e.src_ip, e.outcome, e.action, e.rule, e.message, e.fields, array_to_json(e.tags)
+FROM events e
+WHERE e.user_name LIKE $1 AND e.program LIKE $2 AND e.search @@ $3::tsquery AND e.message ILIKE $4
+ORDER BY e.time DESC, e.id DESC
+LIMIT $5;
+-- $1 = "adm%"
+-- $2 = "%ssh%"
+-- $3 = "'pass':*"
+-- $4 = "%shadow%"
+-- $5 = "101"
+-- histogram (filter params, then the bucket width):
+SELECT to_char(time_bucket(make_interval(secs => $5::integer), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
+FROM events e
+WHERE e.user_name LIKE $1 AND e.program LIKE $2 AND e.search @@ $3::tsquery AND e.message ILIKE $4
+GROUP BY 1
+ORDER BY 1;

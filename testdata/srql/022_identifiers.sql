@@ -1,0 +1,17 @@
+-- kind: events
+-- columns: time timestamp, id text, host text, agent_id text, source_type text, severity severity, severity_text text, program text, pid integer, user_name text, src_ip ip, outcome text, action text, rule text, message text, fields json, tags text_array
+-- page: limit 100, keyset cursor
+-- highlight: "10.1.2.3" "/etc/shadow" "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" "www-data@host.example.com"
+SELECT to_char(e.time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), e.id, e.host, e.agent_id, e.source_type, e.severity, e.severity_text, e.program, e.pid, e.user_name, e.src_ip, e.outcome, e.action, e.rule, e.message, e.fields, array_to_json(e.tags)
+FROM events e
+WHERE e.search @@ $1::tsquery
+ORDER BY e.time DESC, e.id DESC
+LIMIT $2;
+-- $1 = "'10.1.2.3' & '/etc/shadow' & 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' & 'www-data@host.example.com'"
+-- $2 = "101"
+-- histogram (filter params, then the bucket width):
+SELECT to_char(time_bucket(make_interval(secs => $2::integer), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
+FROM events e
+WHERE e.search @@ $1::tsquery
+GROUP BY 1
+ORDER BY 1;

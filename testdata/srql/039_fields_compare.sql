@@ -1,0 +1,20 @@
+-- kind: events
+-- columns: time timestamp, id text, host text, agent_id text, source_type text, severity severity, severity_text text, program text, pid integer, user_name text, src_ip ip, outcome text, action text, rule text, message text, fields json, tags text_array
+-- page: limit 100, keyset cursor
+SELECT to_char(e.time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), e.id, e.host, e.agent_id, e.source_type, e.severity, e.severity_text, e.program, e.pid, e.user_name, e.src_ip, e.outcome, e.action, e.rule, e.message, e.fields, array_to_json(e.tags)
+FROM events e
+WHERE CASE WHEN jsonb_typeof(e.fields->$1) = 'number' THEN (e.fields->>$1)::numeric END >= $2::numeric AND CASE WHEN jsonb_typeof(e.fields->$3) = 'number' THEN (e.fields->>$3)::numeric END >= $4::numeric AND CASE WHEN jsonb_typeof(e.fields->$3) = 'number' THEN (e.fields->>$3)::numeric END <= $5::numeric
+ORDER BY e.time DESC, e.id DESC
+LIMIT $6;
+-- $1 = "proc.tty"
+-- $2 = "100"
+-- $3 = "user.loginuid"
+-- $4 = "-1"
+-- $5 = "0"
+-- $6 = "101"
+-- histogram (filter params, then the bucket width):
+SELECT to_char(time_bucket(make_interval(secs => $6::integer), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
+FROM events e
+WHERE CASE WHEN jsonb_typeof(e.fields->$1) = 'number' THEN (e.fields->>$1)::numeric END >= $2::numeric AND CASE WHEN jsonb_typeof(e.fields->$3) = 'number' THEN (e.fields->>$3)::numeric END >= $4::numeric AND CASE WHEN jsonb_typeof(e.fields->$3) = 'number' THEN (e.fields->>$3)::numeric END <= $5::numeric
+GROUP BY 1
+ORDER BY 1;
