@@ -12,7 +12,7 @@ LIMIT $4;
 -- $3 = "'authentication' <-> 'failure'"
 -- $4 = "101"
 -- histogram (filter params, then the bucket width):
-SELECT to_char(time_bucket(make_interval(secs => $4::integer), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
+SELECT to_char(time_bucket(make_interval(secs => $4::bigint), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
 FROM events e
 WHERE e.source_type = $1 AND e.fields @> $2::jsonb AND e.search @@ $3::tsquery
 GROUP BY 1

@@ -10,7 +10,7 @@ LIMIT $3;
 -- $2 = "4"
 -- $3 = "101"
 -- histogram (filter params, then the bucket width):
-SELECT to_char(time_bucket(make_interval(secs => $3::integer), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
+SELECT to_char(time_bucket(make_interval(secs => $3::bigint), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
 FROM events e
 WHERE e.host = $1 AND e.severity = $2::smallint
 GROUP BY 1

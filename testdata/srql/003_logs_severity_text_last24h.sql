@@ -12,7 +12,7 @@ LIMIT $4;
 -- $3 = "24 hours"
 -- $4 = "101"
 -- histogram (filter params, then the bucket width):
-SELECT to_char(time_bucket(make_interval(secs => $4::integer), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
+SELECT to_char(time_bucket(make_interval(secs => $4::bigint), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
 FROM events e
 WHERE e.source_type = ANY($1::text[]) AND e.severity_text = ANY($2::text[]) AND e.time >= now() - $3::interval
 GROUP BY 1

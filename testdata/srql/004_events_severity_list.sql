@@ -11,7 +11,7 @@ LIMIT $3;
 -- $2 = "24 hours"
 -- $3 = "101"
 -- histogram (filter params, then the bucket width):
-SELECT to_char(time_bucket(make_interval(secs => $3::integer), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
+SELECT to_char(time_bucket(make_interval(secs => $3::bigint), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
 FROM events e
 WHERE e.severity = ANY($1::smallint[]) AND e.time >= now() - $2::interval
 GROUP BY 1

@@ -11,7 +11,7 @@ LIMIT $4;
 -- $3 = "2026-01-01T00:00:00Z"
 -- $4 = "101"
 -- histogram (filter params, then the bucket width):
-SELECT to_char(time_bucket(make_interval(secs => $4::integer), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
+SELECT to_char(time_bucket(make_interval(secs => $4::bigint), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
 FROM events e
 WHERE e.pid > $1::integer AND e.severity >= $2::smallint AND e.time > $3::timestamptz
 GROUP BY 1

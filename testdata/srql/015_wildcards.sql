@@ -13,7 +13,7 @@ LIMIT $5;
 -- $4 = "%shadow%"
 -- $5 = "101"
 -- histogram (filter params, then the bucket width):
-SELECT to_char(time_bucket(make_interval(secs => $5::integer), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
+SELECT to_char(time_bucket(make_interval(secs => $5::bigint), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
 FROM events e
 WHERE e.user_name LIKE $1 AND e.program LIKE $2 AND e.search @@ $3::tsquery AND e.message ILIKE $4
 GROUP BY 1

@@ -13,7 +13,7 @@ LIMIT $5;
 -- $4 = "failure"
 -- $5 = "101"
 -- histogram (filter params, then the bucket width):
-SELECT to_char(time_bucket(make_interval(secs => $5::integer), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
+SELECT to_char(time_bucket(make_interval(secs => $5::bigint), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
 FROM events e
 WHERE e.time >= $1::timestamptz AND e.time <= $2::timestamptz AND e.action = $3 AND e.outcome = $4
 GROUP BY 1

@@ -15,7 +15,7 @@ LIMIT $3 OFFSET $4;
 -- $3 = "101"
 -- $4 = "0"
 -- histogram (filter params, then the bucket width):
-SELECT to_char(time_bucket(make_interval(secs => $2::integer), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
+SELECT to_char(time_bucket(make_interval(secs => $2::bigint), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
 FROM events e
 WHERE e.search @@ $1::tsquery
 GROUP BY 1

@@ -14,7 +14,7 @@ LIMIT $7;
 -- $6 = "{\"kubecon\",\"web\"}"
 -- $7 = "101"
 -- histogram (filter params, then the bucket width):
-SELECT to_char(time_bucket(make_interval(secs => $7::integer), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
+SELECT to_char(time_bucket(make_interval(secs => $7::bigint), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
 FROM events e
 WHERE (e.fields @> $1::jsonb OR e.fields @> $2::jsonb) AND e.fields->>$3 LIKE $4 AND e.fields->>$5 = ANY($6::text[])
 GROUP BY 1

@@ -13,7 +13,7 @@ LIMIT $5;
 -- $4 = "0b7f1c2e-4d5a-4e3b-9c1d-2a3b4c5d6e7f"
 -- $5 = "101"
 -- histogram (filter params, then the bucket width):
-SELECT to_char(time_bucket(make_interval(secs => $5::integer), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
+SELECT to_char(time_bucket(make_interval(secs => $5::bigint), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
 FROM events e
 WHERE e.tags && $1::text[] AND e.message ILIKE $2 AND e.src_ip <<= ANY($3::inet[]) AND e.id = $4::uuid
 GROUP BY 1

@@ -13,7 +13,7 @@ LIMIT $6;
 -- $5 = "0"
 -- $6 = "101"
 -- histogram (filter params, then the bucket width):
-SELECT to_char(time_bucket(make_interval(secs => $6::integer), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
+SELECT to_char(time_bucket(make_interval(secs => $6::bigint), e.time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), count(*)
 FROM events e
 WHERE CASE WHEN jsonb_typeof(e.fields->$1) = 'number' THEN (e.fields->>$1)::numeric END >= $2::numeric AND CASE WHEN jsonb_typeof(e.fields->$3) = 'number' THEN (e.fields->>$3)::numeric END >= $4::numeric AND CASE WHEN jsonb_typeof(e.fields->$3) = 'number' THEN (e.fields->>$3)::numeric END <= $5::numeric
 GROUP BY 1

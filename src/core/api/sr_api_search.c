@@ -334,8 +334,10 @@ enum MHD_Result sr_api_post_query(sr_api *api, struct MHD_Connection *c, const s
     char perr[256] = "";
     r = sr_api_pool_acquire(api->pool, SR_API_DB_WAIT_MS, &conn, perr, sizeof(perr));
     if (r < 0) {
+        /* libpq's text names hosts and ports: the log gets it, the client does not */
+        sr_error("api: query: no database connection: %s", perr);
         srql_plan_free(plan);
-        return sr_api_reply_error(api, c, MHD_HTTP_SERVICE_UNAVAILABLE, "database unavailable: %s", perr);
+        return sr_api_reply_error(api, c, MHD_HTTP_SERVICE_UNAVAILABLE, "database unavailable: try again later");
     }
     enum MHD_Result ret;
     PGresult *b = PQexec(conn, q_begin);

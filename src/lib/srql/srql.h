@@ -83,10 +83,10 @@ typedef struct srql_plan {
     int limit;                    /* rows per page */
     int more_allowed;             /* 0 when `| head N` ends the result with this page */
     srql_cursor_kind cursor_kind;
-    int64_t offset; /* SRQL_CURSOR_OFFSET: rows before this page */
+    int64_t offset; /* rows before this page (SRQL_CURSOR_OFFSET: the SQL's OFFSET) */
     /* Histogram (events only): the same filter, counts per time bucket. Its params are the
      * first nfilter_params of params followed by one more, the bucket width in seconds
-     * (an integer as text, for $n::integer). */
+     * (an integer as text, for $n::bigint). */
     const char *histogram_sql;
     size_t nfilter_params;
     /* Bounds of the matched events for choosing a bucket width when the query has no time
@@ -107,5 +107,6 @@ srql_plan *srql_plan_free(srql_plan *plan);
 int srql_cursor_next(const srql_plan *plan, const char *time_text, const char *id_text, char *out, size_t outlen);
 
 /* Histogram bucket width for a range: about SRQL_HIST_BUCKETS buckets, rounded up to a
- * readable width (1 s, 5 s, ..., 1 h, ..., 1 day, 7 days). */
+ * readable width (1 s, 5 s, ..., 1 h, ..., 1 day, 7 days, 30 days, then whole 365-day years),
+ * so never more than SRQL_HIST_BUCKETS + 1 buckets over the range. */
 int64_t srql_bucket_seconds(int64_t range_s);

@@ -518,16 +518,45 @@ static char *json_text(comp *c, json_t *o) {
     return r;
 }
 
-/* A JSON number or boolean written as a raw value ("34816", "-1", "true"). */
-static json_t *json_scalar(const srql_val *v) {
-    if (v->quoted || v->len == 0)
-        return NULL;
-    json_error_t je;
-    json_t *j = json_loadb(v->s, v->len, JSON_DECODE_ANY, &je);
-    if (j && (json_is_number(j) || json_is_boolean(j)))
-        return j;
-    json_decref(j);
-    return NULL;
+/* A raw (unquoted) value that is a JSON number ("34816", "-1.5", "2e10") or boolean ("true").
+ * Numbers follow JSON's grammar with at most 3 exponent digits, so PostgreSQL's numeric (and
+ * jsonb) input takes them as they are. */
+typedef enum { SCALAR_NONE, SCALAR_NUMBER, SCALAR_BOOL } scalar_kind;
+
+static size_t scan_digits(const char *s, size_t i, size_t len) {
+    while (i < len && s[i] >= '0' && s[i] <= '9')
+        i++;
+    return i;
+}
+
+static scalar_kind json_scalar(const srql_val *v) {
+    const char *s = v->s;
+    size_t len = v->len;
+    if (v->quoted || len == 0)
+        return SCALAR_NONE;
+    if ((len == 4 && memcmp(s, "true", 4) == 0) || (len == 5 && memcmp(s, "false", 5) == 0))
+        return SCALAR_BOOL;
+    size_t i = s[0] == '-' ? 1 : 0;
+    size_t j = scan_digits(s, i, len);
+    if (j == i || (s[i] == '0' && j > i + 1))
+        return SCALAR_NONE;
+    i = j;
+    if (i < len && s[i] == '.') {
+        j = scan_digits(s, i + 1, len);
+        if (j == i + 1)
+            return SCALAR_NONE;
+        i = j;
+    }
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        j = scan_digits(s, i, len);
+        if (j == i || j - i > 3)
+            return SCALAR_NONE;
+        i = j;
+    }
+    return i == len ? SCALAR_NUMBER : SCALAR_NONE;
 }
 
 static int dotted_cond(comp *c, const srql_node *n, cond *out) {
@@ -540,15 +569,17 @@ static int dotted_cond(comp *c, const srql_node *n, cond *out) {
         int p = add_param(c, as_text, v->pos);
         if (p < 0)
             return p;
-        json_t *scalar = json_scalar(v);
-        if (!scalar)
+        if (json_scalar(v) == SCALAR_NONE)
             return fmt_cond(c, out, false, "e.fields @> $%d::jsonb", p);
-        json_t *o = json_object();
-        if (!o || json_object_set_new(o, key, scalar) < 0) {
-            json_decref(o);
-            return -ENOMEM;
-        }
-        char *typed = json_text(c, o);
+        /* the value as written (not through a double: 0.1 stays 0.1); the key is
+         * [A-Za-z0-9_.-] only (srql_dotted_valid), so it needs no escaping */
+        srql_buf tb = {0};
+        srql_buf_puts(&tb, "{\"");
+        srql_buf_puts(&tb, key);
+        srql_buf_puts(&tb, "\":");
+        srql_buf_add(&tb, v->s, v->len);
+        srql_buf_puts(&tb, "}");
+        char *typed = buf_take(c, &tb);
         int p2 = typed ? add_param(c, typed, v->pos) : -ENOMEM;
         if (p2 < 0)
             return p2;
@@ -578,11 +609,8 @@ static int dotted_cond(comp *c, const srql_node *n, cond *out) {
     /* comparisons and ranges: numeric when the value is a number */
     size_t nv = n->op == SRQL_OP_RANGE ? 2 : 1;
     bool numeric = true;
-    for (size_t i = 0; i < nv; i++) {
-        json_t *j = json_scalar(&v[i]);
-        numeric = numeric && j && json_is_number(j);
-        json_decref(j);
-    }
+    for (size_t i = 0; i < nv; i++)
+        numeric = numeric && json_scalar(&v[i]) == SCALAR_NUMBER;
     if (n->op == SRQL_OP_RANGE && !numeric)
         return no_op(c, n, "[low,high] takes two numbers for a key of fields");
     int pv[2];
@@ -1044,6 +1072,11 @@ static int compile_stats(comp *c, srql_plan *p, srql_buf *b, const char *where, 
             return srql_fail(c->err, SRQL_ERR_BAD_VALUE, ag->field.pos, ag->field.len, NULL,
                              "cannot aggregate %s", f->name);
         }
+        if (f && f->type == SRQL_F_UUID && ag->kind != SRQL_AGG_COUNT_DISTINCT) {
+            srql_buf_free(&sel);
+            return srql_fail(c->err, SRQL_ERR_BAD_VALUE, ag->pos, ag->len, "count_distinct(id)",
+                             "ids have no order: min and max do not apply to %s", f->name);
+        }
         char expr[96];
         int r = fref_expr(c, &ag->field, expr, sizeof(expr));
         if (r < 0) {
@@ -1158,8 +1191,9 @@ static int compile(comp *c, const srql_options *opt, plan_impl *pi, srql_error *
     int limit = q->limit ? q->limit : (opt && opt->default_limit > 0 ? opt->default_limit : SRQL_LIMIT_DEFAULT);
     if (limit > SRQL_LIMIT_MAX)
         limit = SRQL_LIMIT_MAX;
-    int64_t offset = have_cursor && cur.kind == SRQL_CURSOR_OFFSET ? cur.offset : 0;
-    int64_t cap = q->head ? q->head : SRQL_OFFSET_MAX;
+    /* rows before this page: an offset cursor's OFFSET, or what keyset pages have shown (for head) */
+    int64_t offset = have_cursor ? cur.offset : 0;
+    int64_t cap = q->head ? q->head : (have_cursor && cur.kind == SRQL_CURSOR_KEYSET ? INT64_MAX : SRQL_OFFSET_MAX);
     if (offset >= cap) {
         srql_fail(err, SRQL_ERR_BAD_VALUE, 0, 0, NULL, "cursor is past the end of the result");
         err->no_position = 1;
@@ -1191,7 +1225,7 @@ static int compile(comp *c, const srql_options *opt, plan_impl *pi, srql_error *
         srql_buf h = {0};
         srql_buf_puts(&h, "SELECT ");
         char bucket[96];
-        (void)snprintf(bucket, sizeof(bucket), "time_bucket(make_interval(secs => $%zu::integer), e.time)",
+        (void)snprintf(bucket, sizeof(bucket), "time_bucket(make_interval(secs => $%zu::bigint), e.time)",
                        p->nfilter_params + 1);
         srql_buf_printf(&h, BUCKET_TEXT, bucket);
         srql_buf_puts(&h, ", count(*)\nFROM events e");
@@ -1233,6 +1267,10 @@ int srql_compile(const char *query, size_t len, const srql_options *opt, srql_pl
     size_t bad_at = utf8_bad_at(query, len);
     if (bad_at < len)
         return srql_fail(err, SRQL_ERR_BAD_VALUE, bad_at, 1, NULL, "query is not valid UTF-8");
+    /* PostgreSQL text cannot hold NUL: a value would be cut short or refused */
+    const char *nul = memchr(query, '\0', len);
+    if (nul)
+        return srql_fail(err, SRQL_ERR_BAD_VALUE, (size_t)(nul - query), 1, NULL, "query contains a NUL byte");
     plan_impl *pi = calloc(1, sizeof(*pi));
     if (!pi)
         return -ENOMEM;
@@ -1280,20 +1318,24 @@ int srql_cursor_next(const srql_plan *plan, const char *time_text, const char *i
             return -EINVAL;
         memcpy(c.time, time_text, strlen(time_text) + 1);
         memcpy(c.id, id_text, strlen(id_text) + 1);
-    } else {
-        c.offset = plan->offset + plan->limit;
     }
+    c.offset = plan->offset + plan->limit;
+    if (c.kind == SRQL_CURSOR_KEYSET && c.offset > SRQL_KEYSET_ROWS_MAX)
+        c.offset = SRQL_KEYSET_ROWS_MAX; /* only counted, and only head needs it exact */
     return srql_cursor_encode(pi->hash, &c, out, outlen);
 }
 
 int64_t srql_bucket_seconds(int64_t range_s) {
     static const int64_t widths[] = {1,    5,    10,    15,    30,    60,    300,    600,    900,     1800,
                                      3600, 10800, 21600, 43200, 86400, 604800, 2592000, 31536000};
+    const int64_t year = 31536000;
     if (range_s <= 0)
         range_s = 1;
-    int64_t want = (range_s + SRQL_HIST_BUCKETS - 1) / SRQL_HIST_BUCKETS;
+    int64_t want = range_s / SRQL_HIST_BUCKETS + (range_s % SRQL_HIST_BUCKETS != 0);
     for (size_t i = 0; i < sizeof(widths) / sizeof(widths[0]); i++)
         if (widths[i] >= want)
             return widths[i];
-    return widths[sizeof(widths) / sizeof(widths[0]) - 1];
+    /* beyond a year: whole years, still about SRQL_HIST_BUCKETS buckets (events centuries
+     * apart must not ask for hundreds of thousands of them) */
+    return (want / year + (want % year != 0)) * year;
 }

@@ -1,6 +1,7 @@
 /* Page cursors: opaque base64url text, bound to the query they were made for.
- *   keyset: "1|<query hash>|k|<time>|<id>"   (events sorted by time)
+ *   keyset: "1|<query hash>|k|<rows before the page>|<time>|<id>"   (events sorted by time)
  *   offset: "1|<query hash>|o|<rows before the page>"
+ * A keyset cursor counts the rows too, so that `| head N` ends its pages.
  * Decoding validates every part; a cursor of another query is refused. */
 #include <errno.h>
 #include <inttypes.h>
@@ -79,7 +80,7 @@ int srql_cursor_encode(uint64_t h, const srql_cursor *c, char *out, size_t outle
     char raw[160];
     int n;
     if (c->kind == SRQL_CURSOR_KEYSET)
-        n = snprintf(raw, sizeof(raw), "1|%016" PRIx64 "|k|%s|%s", h, c->time, c->id);
+        n = snprintf(raw, sizeof(raw), "1|%016" PRIx64 "|k|%" PRId64 "|%s|%s", h, c->offset, c->time, c->id);
     else
         n = snprintf(raw, sizeof(raw), "1|%016" PRIx64 "|o|%" PRId64, h, c->offset);
     if (n < 0 || (size_t)n >= sizeof(raw))
@@ -101,6 +102,16 @@ int srql_cursor_decode(const char *s, uint64_t h, srql_cursor *ret) {
     if (strncmp(p, "k|", 2) == 0) {
         p += 2;
         const char *bar = strchr(p, '|');
+        char num[24];
+        size_t nn = bar ? (size_t)(bar - p) : 0;
+        if (nn == 0 || nn >= sizeof(num) || strspn(p, "0123456789") != nn)
+            return -EINVAL;
+        memcpy(num, p, nn);
+        num[nn] = '\0';
+        if (sr_parse_i64(num, 1, SRQL_KEYSET_ROWS_MAX, &c.offset) < 0)
+            return -EINVAL;
+        p = bar + 1;
+        bar = strchr(p, '|');
         int64_t t;
         if (!bar || (size_t)(bar - p) >= sizeof(c.time) || srql_time_parse(p, (size_t)(bar - p), &t) < 0 ||
             !srql_uuid_valid(bar + 1, strlen(bar + 1)))

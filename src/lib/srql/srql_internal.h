@@ -162,9 +162,11 @@ typedef struct {
 int srql_parse(srql_arena *a, const char *q, size_t len, srql_query *ret, srql_error *err);
 
 /* ---- cursor (srql_cursor.c) ---- */
+#define SRQL_KEYSET_ROWS_MAX 1000000000000000LL /* rows before a keyset page (no OFFSET: only counted) */
+
 typedef struct {
     srql_cursor_kind kind;
-    int64_t offset;
+    int64_t offset; /* rows before the page (both kinds; only an offset cursor's becomes OFFSET) */
     char time[40];
     char id[40];
 } srql_cursor;

@@ -59,7 +59,8 @@ int srql_time_parse(const char *s, size_t len, int64_t *ret_s) {
     } else if ((s[i] == '+' || s[i] == '-') && i + 6 == len && !digits(s + i + 1, 2, &oh) && s[i + 3] == ':' &&
                !digits(s + i + 4, 2, &om)) {
         sign = s[i] == '+' ? 1 : -1;
-        if (oh > 23 || om > 59)
+        /* PostgreSQL refuses offsets beyond 15:59 ("time zone displacement out of range") */
+        if (oh > 15 || om > 59)
             return -1;
     } else {
         return -1;

@@ -6,7 +6,8 @@
 
 #define SRQL_RELATIVE_MAX_S (10LL * 366 * 86400) /* last_N ranges up to about ten years */
 
-/* RFC 3339 ("2026-01-01T00:00:00Z", "2026-01-01T02:00:00.5+02:00"), years 1970..9999.
+/* RFC 3339 ("2026-01-01T00:00:00Z", "2026-01-01T02:00:00.5+02:00"), years 1970..9999,
+ * UTC offsets up to 15:59 (PostgreSQL's limit).
  * 0 and Unix seconds in *ret_s, or -1. */
 int srql_time_parse(const char *s, size_t len, int64_t *ret_s);
 /* last_<N><s|m|h|d|w> ("last_24h"): 0, the PostgreSQL interval text ("24 hours") and the

@@ -535,6 +535,13 @@ static void test_errors(void **state) {
     json_decref(ans);
     ans = query_status(400, "\"unclosed", NULL);
     json_decref(ans);
+    /* refused in C with a position, not by PostgreSQL (min(uuid) does not exist, offsets past 15:59) */
+    ans = query_status(400, "| stats min(id)", NULL);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(ans, "error"), "position")), 8);
+    json_decref(ans);
+    ans = query_status(400, "time:>2026-01-01T00:00:00-20:00", NULL);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(ans, "error"), "position")), 6);
+    json_decref(ans);
     /* request shape */
     http_resp r = post_raw("POST", "{\"query\":\"x\",\"bogus\":1}");
     assert_int_equal(r.status, 400);

@@ -266,6 +266,36 @@ static void test_head_and_limits(void **state) {
     assert_int_equal(p->limit, 1); /* only one row is left of the three */
     assert_false(p->more_allowed);
     srql_plan_free(p);
+    /* head ends keyset pages too: their cursor counts the rows shown */
+    const char *hq = "host:web-01 | head 5";
+    const char *row_time = "2026-01-01T00:00:00.000001Z", *row_id = "0b7f1c2e-4d5a-4e3b-9c1d-2a3b4c5d6e7f";
+    int pages = 0, rows = 0;
+    char hcur[SRQL_CURSOR_MAX + 1] = "";
+    for (;;) {
+        p = compile_ok(hq, hcur[0] ? hcur : NULL);
+        assert_int_equal(p->cursor_kind, SRQL_CURSOR_KEYSET);
+        assert_null(strstr(p->sql, "OFFSET"));
+        pages++;
+        rows += p->limit;
+        int more = p->more_allowed;
+        if (more)
+            assert_int_equal(srql_cursor_next(p, row_time, row_id, hcur, sizeof(hcur)), 0);
+        srql_plan_free(p);
+        if (!more || pages > 10)
+            break;
+    }
+    assert_int_equal(pages, 3); /* 2 + 2 + 1 */
+    assert_int_equal(rows, 5);
+    /* keyset paging without head is not limited by the offset depth */
+    p = compile_ok("host:web-01", NULL);
+    for (int i = 0; i < 3; i++) {
+        assert_true(p->more_allowed);
+        assert_int_equal(srql_cursor_next(p, row_time, row_id, hcur, sizeof(hcur)), 0);
+        srql_plan_free(p);
+        p = compile_ok("host:web-01", hcur);
+    }
+    assert_int_equal(p->offset, 6);
+    srql_plan_free(p);
     /* limit: wins over the default */
     p = compile_ok("limit:7", NULL);
     assert_int_equal(p->limit, 7);
@@ -299,6 +329,12 @@ static void test_head_and_limits(void **state) {
     assert_int_equal(srql_compile("host:a\xff", 7, NULL, &p, &e), -EINVAL);
     assert_int_equal(e.code, SRQL_ERR_BAD_VALUE);
     assert_int_equal(e.position, 6);
+    /* so is a NUL byte (PostgreSQL text cannot hold it) */
+    assert_int_equal(srql_compile("host:a\0b", 8, NULL, &p, &e), -EINVAL);
+    assert_int_equal(e.code, SRQL_ERR_BAD_VALUE);
+    assert_int_equal(e.position, 6);
+    assert_int_equal(srql_compile("k8s.ns:\"a\0\"", 11, NULL, &p, &e), -EINVAL);
+    assert_int_equal(e.position, 9);
 }
 
 static void test_bucket_seconds(void **state) {
@@ -311,6 +347,16 @@ static void test_bucket_seconds(void **state) {
     assert_int_equal(srql_bucket_seconds(7 * 86400), 10800);
     assert_int_equal(srql_bucket_seconds(30 * 86400), 43200);
     assert_int_equal(srql_bucket_seconds(400LL * 86400), 604800);
+    /* events centuries apart: whole years, never more than SRQL_HIST_BUCKETS + 1 buckets */
+    const int64_t year = 31536000;
+    assert_int_equal(srql_bucket_seconds(60 * year), year);
+    assert_int_equal(srql_bucket_seconds(60 * year + 1), 2 * year);
+    int64_t huge[] = {1000 * year, 290000LL * year, INT64_MAX / 2, INT64_MAX};
+    for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+        int64_t w = srql_bucket_seconds(huge[i]);
+        assert_true(w > 0 && w % year == 0);
+        assert_true(huge[i] / w <= SRQL_HIST_BUCKETS);
+    }
 }
 
 static void test_names(void **state) {
