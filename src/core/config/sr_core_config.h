@@ -46,6 +46,9 @@ typedef struct {
     int64_t job_commands_retention_ms;
     int64_t job_search_stats_refresh_ms;
     int64_t search_stats_sample_rows;
+    int64_t job_events_trgm_index_ms;
+    int64_t job_events_trgm_closed_after_ms;
+    int64_t job_events_trgm_max_chunks;
     int64_t retention_metrics_raw_days;
     int64_t retention_metrics_rollup_days;
     int64_t retention_events_days;

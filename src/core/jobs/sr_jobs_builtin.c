@@ -15,7 +15,7 @@
 const sr_jobs_def *const sr_jobs_builtin[SR_JOBS_BUILTIN_N] = {
     &sr_jobs_metrics_rollup,         &sr_jobs_metrics_retention,  &sr_jobs_events_retention,
     &sr_jobs_ingest_batches_retention, &sr_jobs_dead_letters_retention, &sr_jobs_commands_retention,
-    &sr_jobs_search_stats_refresh,
+    &sr_jobs_search_stats_refresh,   &sr_jobs_events_trgm_index,
 };
 
 /* Each job's interval in sr_core_config, in the order of sr_jobs_builtin. */
@@ -27,6 +27,7 @@ static const size_t interval_offsets[SR_JOBS_BUILTIN_N] = {
     offsetof(sr_core_config, job_dead_letters_retention_ms),
     offsetof(sr_core_config, job_commands_retention_ms),
     offsetof(sr_core_config, job_search_stats_refresh_ms),
+    offsetof(sr_core_config, job_events_trgm_index_ms),
 };
 
 void sr_jobs_builtin_setup_init(sr_jobs_builtin_setup *s, const sr_core_config *cfg) {
@@ -40,6 +41,8 @@ void sr_jobs_builtin_setup_init(sr_jobs_builtin_setup *s, const sr_core_config *
         .commands_days = cfg->retention_commands_days,
         .rollup_delay_ms = cfg->job_metrics_rollup_delay_ms,
         .search_sample_rows = cfg->search_stats_sample_rows,
+        .events_trgm_closed_ms = cfg->job_events_trgm_closed_after_ms,
+        .events_trgm_max_chunks = cfg->job_events_trgm_max_chunks,
     };
     for (size_t i = 0; i < SR_JOBS_BUILTIN_N; i++) {
         s->entries[i].def = sr_jobs_builtin[i];

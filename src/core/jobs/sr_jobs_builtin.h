@@ -1,5 +1,6 @@
 /* The core's built-in jobs: metric rollups, retention of metrics, events and bookkeeping rows,
- * and the refresh of the search statistics (docs/internals/jobs.md). Each takes an
+ * the refresh of the search statistics and the trigram indexes of closed event chunks
+ * (docs/internals/jobs.md). Each takes an
  * sr_jobs_params as its params. */
 #pragma once
 #include <stdint.h>
@@ -7,7 +8,7 @@
 #include "sr_core_config.h"
 #include "sr_jobs.h"
 
-#define SR_JOBS_BUILTIN_N 7
+#define SR_JOBS_BUILTIN_N 8
 #define SR_JOBS_ROLLUP_STEP_MS (24LL * 3600 * 1000) /* hours rolled up per transaction */
 #define SR_JOBS_DELETE_BATCH 10000                  /* rows deleted per statement */
 
@@ -20,6 +21,8 @@ typedef struct {
     int64_t commands_days;        /* finished commands not updated for this long are deleted */
     int64_t rollup_delay_ms;      /* an hour is rolled up once it ended this long ago */
     int64_t search_sample_rows;   /* handed to search_stats_refresh(sample_rows) */
+    int64_t events_trgm_closed_ms;  /* an event chunk is closed this long after its range ended */
+    int64_t events_trgm_max_chunks; /* trigram indexes built per run */
 } sr_jobs_params;
 
 /* metric_points -> metric_rollups_1h for every complete hour after the watermark
@@ -41,6 +44,13 @@ extern const sr_jobs_def sr_jobs_commands_retention;
  * otherwise the run succeeds with the message
  * "skipped: function search_stats_refresh(integer) missing". */
 extern const sr_jobs_def sr_jobs_search_stats_refresh;
+/* Builds the trigram index (message gin_trgm_ops, CREATE INDEX CONCURRENTLY) of at most
+ * events_trgm_max_chunks closed event chunks that lack it, newest first: chunks whose range
+ * ended events_trgm_closed_ms ago or earlier (events_trgm_pending, migration 0007). An invalid
+ * index left by an interrupted build is dropped and built again; a chunk dropped meanwhile is
+ * skipped. Message "indexed N of M closed chunks without a trigram index", M counted before
+ * the run. */
+extern const sr_jobs_def sr_jobs_events_trgm_index;
 
 /* Every built-in job, in the order above. */
 extern const sr_jobs_def *const sr_jobs_builtin[SR_JOBS_BUILTIN_N];

@@ -1,5 +1,5 @@
-/* Retention of events and bookkeeping rows, and the search statistics refresh
- * (sr_jobs_builtin.h). */
+/* Retention of events and bookkeeping rows, the search statistics refresh and the trigram
+ * indexes of closed event chunks (sr_jobs_builtin.h). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,6 +28,12 @@ static const char q_delete_commands[] =
 
 static const char q_search_stats_exists[] = "SELECT to_regprocedure('search_stats_refresh(integer)') IS NOT NULL";
 static const char q_search_stats_refresh[] = "SELECT search_stats_refresh($1::integer)";
+
+/* $1 closed_after ms, $2 max chunks (migration 0007) */
+static const char q_trgm_pending[] =
+    "SELECT chunk, drop_sql, create_sql, pending "
+    "FROM events_trgm_pending(now() - $1::bigint * interval '1 millisecond', $2::integer)";
+#define SQLSTATE_UNDEFINED_TABLE "42P01"
 
 static int events_retention(sr_jobs_run *run, const void *params, char *msg, size_t msglen, char *err,
                             size_t errlen) {
@@ -126,8 +132,75 @@ static int search_stats_refresh(sr_jobs_run *run, const void *params, char *msg,
     return 0;
 }
 
+/* Runs one statement of events_trgm_index (no parameters: the statement was built by
+ * events_trgm_pending with quoted identifiers). 0, 1 when the chunk is gone (dropped since it was
+ * listed), or -EIO. */
+static int trgm_exec(PGconn *c, const char *sql, const char *what, const char *chunk, char *err, size_t errlen) {
+    _cleanup_pgresult_ PGresult *res = PQexecParams(c, sql, 0, NULL, NULL, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+        return 0;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (state && strcmp(state, SQLSTATE_UNDEFINED_TABLE) == 0)
+        return 1;
+    char m[400];
+    sr_pg_errmsg(c, res, m, sizeof(m));
+    sr_jobs_err(err, errlen, "could not %s of chunk %s: %s", what, chunk, m);
+    return -EIO;
+}
+
+static void trgm_msg(char *msg, size_t msglen, int built, const char *pending, int redone, int gone) {
+    int n = snprintf(msg, msglen, "indexed %d of %s closed chunks without a trigram index", built, pending);
+    if (n < 0 || (size_t)n >= msglen)
+        return;
+    if (redone > 0 || gone > 0)
+        (void)snprintf(msg + n, msglen - (size_t)n, " (%d invalid rebuilt, %d dropped meanwhile)", redone, gone);
+}
+
+/* One chunk per statement, CONCURRENTLY and therefore outside a transaction (the runner's
+ * connection is in autocommit): ingest into the chunk goes on while its index is built. */
+static int events_trgm_index(sr_jobs_run *run, const void *params, char *msg, size_t msglen, char *err,
+                             size_t errlen) {
+    const sr_jobs_params *p = params;
+    char closed[24], max[24];
+    (void)snprintf(closed, sizeof(closed), "%" PRId64, p->events_trgm_closed_ms);
+    (void)snprintf(max, sizeof(max), "%" PRId64, p->events_trgm_max_chunks);
+    const char *vals[] = {closed, max};
+    _cleanup_pgresult_ PGresult *res = NULL;
+    int r = sr_jobs_query(sr_jobs_run_conn(run), q_trgm_pending, 2, vals, &res,
+                          "list the event chunks without a trigram index", err, errlen);
+    if (r < 0)
+        return r;
+    int n = PQntuples(res);
+    const char *pending = n > 0 ? PQgetvalue(res, 0, 3) : "0";
+    int built = 0, redone = 0, gone = 0;
+    for (int i = 0; i < n; i++) {
+        trgm_msg(msg, msglen, built, pending, redone, gone);
+        r = sr_jobs_run_step(run, err, errlen);
+        if (r <= 0)
+            return r < 0 ? r : 1;
+        PGconn *c = sr_jobs_run_conn(run);
+        const char *chunk = PQgetvalue(res, i, 0);
+        if (!PQgetisnull(res, i, 1)) {
+            r = trgm_exec(c, PQgetvalue(res, i, 1), "drop the invalid trigram index", chunk, err, errlen);
+            if (r < 0)
+                return r;
+            redone++;
+        }
+        r = trgm_exec(c, PQgetvalue(res, i, 2), "build the trigram index", chunk, err, errlen);
+        if (r < 0)
+            return r;
+        if (r > 0)
+            gone++;
+        else
+            built++;
+    }
+    trgm_msg(msg, msglen, built, pending, redone, gone);
+    return 0;
+}
+
 const sr_jobs_def sr_jobs_events_retention = {"events_retention", HOUR_MS, events_retention};
 const sr_jobs_def sr_jobs_ingest_batches_retention = {"ingest_batches_retention", HOUR_MS, ingest_batches_retention};
 const sr_jobs_def sr_jobs_dead_letters_retention = {"dead_letters_retention", HOUR_MS, dead_letters_retention};
 const sr_jobs_def sr_jobs_commands_retention = {"commands_retention", HOUR_MS, commands_retention};
 const sr_jobs_def sr_jobs_search_stats_refresh = {"search_stats_refresh", HOUR_MS, search_stats_refresh};
+const sr_jobs_def sr_jobs_events_trgm_index = {"events_trgm_index", HOUR_MS / 6, events_trgm_index};

@@ -3,7 +3,7 @@
  * the mapped severity, fields and a search vector, the malformed ones dead letters with their
  * reason; log batches on logs.edge become one row per record; a batch delivered twice and an
  * abrupt stop between commit and acknowledgement duplicate nothing. Every wait polls with a
- * deadline. The sample file is $SR_FALCO_ALERTS (default /work/shared/data/falco/...); a missing
+ * deadline. The sample file is $SR_FALCO_ALERTS (default testdata/falco/falco_alerts.jsonl); a missing
  * file is a failure. */
 #include <errno.h>
 #include <inttypes.h>
@@ -212,7 +212,7 @@ static void samples_load(samples *s) {
     }
     free(line);
     fclose(fp);
-    assert_true(s->n >= 26);
+    assert_true(s->n >= 18);
 }
 
 static void samples_free(samples *s) {
@@ -234,8 +234,8 @@ static void test_falco_alerts(void **state) {
     start_ingest(f, 0, 1, 16);
     for (size_t i = 0; i < s.n; i++) {
         publish(f, SR_SUBJECT_FALCO, NULL, NULL, s.lines[i], strlen(s.lines[i]));
-        if (i % 9 == 4)
-            publish(f, SR_SUBJECT_FALCO, NULL, NULL, BAD_ALERTS[i / 9], strlen(BAD_ALERTS[i / 9]));
+        if (i % 6 == 4) /* the three malformed alerts, among the real ones */
+            publish(f, SR_SUBJECT_FALCO, NULL, NULL, BAD_ALERTS[i / 6], strlen(BAD_ALERTS[i / 6]));
     }
     wait_long(f->pg, "SELECT count(*) FROM events", (long)s.n);
     wait_long(f->pg, "SELECT count(*) FROM dead_letters", 3);

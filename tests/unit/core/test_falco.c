@@ -1,5 +1,5 @@
 /* Unit tests: Falco alert decoding over every real alert of the shared sample file
- * ($SR_FALCO_ALERTS, default /work/shared/data/falco/falco_alerts.jsonl; a missing file is a
+ * ($SR_FALCO_ALERTS, default testdata/falco/falco_alerts.jsonl; a missing file is a
  * failure), priorities, RFC 3339 times, field aliases, and malformed alerts. */
 #include <errno.h>
 #include <jansson.h>
@@ -160,7 +160,7 @@ static void test_every_sample_alert(void **state) {
     fclose(f);
     print_message("%d alerts, %d with a k8s namespace, %d with a container image alias\n", count, with_ns,
                   with_image);
-    assert_true(count >= 26);
+    assert_true(count >= 18);
     assert_true(with_ns > 0);
     assert_true(with_image > 0);
     assert_true(evt_agree >= 15);
