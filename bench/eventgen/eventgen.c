@@ -400,22 +400,25 @@ typedef struct {
     atomic_llong last_logs_seq, last_falco_seq;
 } pubstate;
 
-static uint64_t msg_epoch(natsMsg *m) {
+/* epoch and seq of a logs message from its Nats-Msg-Id "<agent_id>:<epoch>:<seq>"; 0 when absent. */
+static int msg_id_parts(natsMsg *m, uint64_t *ret_epoch, uint64_t *ret_seq) {
     const char *id = NULL;
     if (natsMsgHeader_Get(m, "Nats-Msg-Id", &id) != NATS_OK || !id)
-        return 0;
+        return -ENOENT;
     const char *a = strchr(id, ':');
     const char *b = a ? strchr(a + 1, ':') : NULL;
-    if (!b)
-        return 0;
     char num[24];
-    size_t n = (size_t)(b - a - 1);
+    size_t n = b ? (size_t)(b - a - 1) : 0;
     if (n == 0 || n >= sizeof(num))
-        return 0;
+        return -EINVAL;
     memcpy(num, a + 1, n);
     num[n] = '\0';
-    uint64_t v = 0;
-    return sr_parse_u64(num, &v) == 0 ? v : 0;
+    uint64_t epoch = 0, seq = 0;
+    if (sr_parse_u64(num, &epoch) < 0 || sr_parse_u64(b + 1, &seq) < 0)
+        return -EINVAL;
+    *ret_epoch = epoch;
+    *ret_seq = seq;
+    return 0;
 }
 
 static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure) {
@@ -427,21 +430,13 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
         const char *subj = natsMsg_GetSubject(msg);
         int logs = subj && strcmp(subj, SUBJECT_LOGS) == 0;
         uint32_t events = 1;
-        if (logs) {
-            uint64_t e = msg_epoch(msg);
+        uint64_t e = 0, seq = 0;
+        if (logs && msg_id_parts(msg, &e, &seq) == 0 && seq > 0) {
             const schedule *s = ps->s;
             if (e >= s->base_epoch && e < s->base_epoch + (uint64_t)s->n_hosts) {
-                /* the host's batch size is fixed except for its last batch */
+                /* a host's batches hold --batch records, but its last one */
                 const host_plan *hp = &s->hosts[e - s->base_epoch];
-                uint64_t seq = 0;
-                const char *id = NULL;
-                if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id) {
-                    const char *c = strrchr(id, ':');
-                    if (c)
-                        (void)sr_parse_u64(c + 1, &seq);
-                }
-                int64_t before = (int64_t)(seq - 1) * s->o->batch;
-                int64_t left = hp->n - before;
+                int64_t left = hp->n - (int64_t)(seq - 1) * s->o->batch;
                 events = (uint32_t)(left < s->o->batch ? left : s->o->batch);
             }
         }
@@ -839,10 +834,11 @@ int main(int argc, char **argv) {
         }
         if (now - last_report >= 5000) {
             double dt = (double)(now - last_t) / 1000.0;
-            printf("eventgen: %5.0f s: committed %" PRId64 " / %" PRId64 " events (%.0f/s over the last %.0f s), "
-                   "backlog %" PRIu64 " + %" PRIu64 " messages, %" PRId64 " + %" PRId64 " being written\n",
-                   (double)(now - t0) / 1000.0, cm.events, published, (double)(cm.events - last_events) / dt, dt,
-                   cl.pending, cf.pending, cl.ack_pending, cf.ack_pending);
+            printf("eventgen: %5.0f s: committed %" PRId64 " / %" PRId64 " events (%.0f/s since the start, %.0f/s over "
+                   "the last %.0f s), backlog %" PRIu64 " + %" PRIu64 " messages, %" PRId64 " + %" PRId64
+                   " being written\n",
+                   (double)(now - t0) / 1000.0, cm.events, published, (double)cm.events * 1000.0 / (double)(now - t0),
+                   (double)(cm.events - last_events) / dt, dt, cl.pending, cf.pending, cl.ack_pending, cf.ack_pending);
             fflush(stdout);
             last_events = cm.events;
             last_t = now;
