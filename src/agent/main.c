@@ -7,6 +7,7 @@
 #include "sr_collector.h"
 #include "sr_log.h"
 #include "sr_logtail.h"
+#include "sr_logtail_journal.h"
 #include "sr_logtail_pack.h"
 #include "sr_spool.h"
 #include "sr_time.h"
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define ONCE_WINDOW_MS 1000
@@ -172,6 +174,17 @@ static int make_signalfd(void) {
     return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* True when one of the configured log files exists: a syslog daemon writes them, and the journal
+ * would repeat what they hold. */
+static bool any_log_file_exists(const sr_logtail_file *files, int n) {
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(files[i].path, &st) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* Starts following the configured log files (offsets in <data_dir>/logs.state). */
 static int logs_start(agent *a) {
     const sr_agent_config *cfg = a->cfg;
@@ -204,7 +217,14 @@ static int logs_start(agent *a) {
         .tz = tz,
         .emit = sr_logtail_spool_emit,
         .userdata = &a->logs_target,
+        .journal_dir = cfg->logs_journald_dir,
     };
+    /* validated with the configuration: auto, on or off */
+    if (strcmp(cfg->logs_journald, "on") == 0)
+        lc.journal = SR_LOGTAIL_JOURNAL_ON;
+    else if (strcmp(cfg->logs_journald, "auto") == 0 && sr_logjournal_supported() &&
+             sr_logjournal_present(cfg->logs_journald_dir) && !any_log_file_exists(files, n))
+        lc.journal = SR_LOGTAIL_JOURNAL_AUTO;
     int r = sr_logtail_new(&lc, &a->logs, err, sizeof(err));
     if (r < 0) {
         sr_error("could not start following logs: %s", err);
@@ -212,6 +232,8 @@ static int logs_start(agent *a) {
     }
     for (int i = 0; i < n; i++)
         sr_info("following %s (%s)", files[i].path, files[i].source);
+    if (lc.journal != SR_LOGTAIL_JOURNAL_OFF)
+        sr_info("following the journal%s%s", cfg->logs_journald_dir[0] ? " in " : "", cfg->logs_journald_dir);
     return 0;
 }
 

@@ -55,6 +55,12 @@ static const sr_config_entry agent_entries[] = {
      "log lines in one uploaded batch"},
     {"logs.timezone", SR_CFG_STRING, offsetof(sr_agent_config, logs_timezone), "UTC", 0, 0,
      "zone of timestamps that carry none (traditional syslog files): UTC, local or an offset such as +02:00"},
+    {"logs.journald", SR_CFG_STRING, offsetof(sr_agent_config, logs_journald), "auto", 0, 0,
+     "read the systemd journal: auto (when /var/log/journal or /run/log/journal exists and none of logs.files does, "
+     "so that a host whose syslog daemon writes those files is not read twice), on (an error at start if it cannot "
+     "be opened) or off"},
+    {"logs.journald_dir", SR_CFG_STRING, offsetof(sr_agent_config, logs_journald_dir), "", 0, 0,
+     "directory of journal files to read instead of the local system journal; empty: the system journal"},
 };
 
 #define ENABLED_HELP_MAX 200
@@ -232,6 +238,15 @@ int sr_agent_settings_validate(const sr_agent_settings *s, char *err, size_t err
         if (sr_logparse_tz_parse(c->logs_timezone, &tz) < 0) {
             snprintf(err, errlen, "invalid value \"%s\" for logs.timezone: expected UTC, local or +HH:MM",
                      c->logs_timezone);
+            return -EINVAL;
+        }
+        if (strcmp(c->logs_journald, "auto") != 0 && strcmp(c->logs_journald, "on") != 0 &&
+            strcmp(c->logs_journald, "off") != 0) {
+            snprintf(err, errlen, "invalid value \"%s\" for logs.journald: expected auto, on or off", c->logs_journald);
+            return -EINVAL;
+        }
+        if (c->logs_journald_dir[0] && (c->logs_journald_dir[0] != '/' || strlen(c->logs_journald_dir) > 1024)) {
+            snprintf(err, errlen, "invalid value for logs.journald_dir: expected an absolute path of at most 1024 bytes");
             return -EINVAL;
         }
         _cleanup_free_ char *files = strdup(c->logs_files);

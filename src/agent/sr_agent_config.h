@@ -33,6 +33,8 @@ typedef struct {
     int64_t logs_flush_ms;
     int64_t logs_max_batch_records;
     char *logs_timezone;  /* "UTC", "local" or "+HH:MM" */
+    char *logs_journald;  /* "auto", "on" or "off" */
+    char *logs_journald_dir; /* "" = the system journal */
 } sr_agent_config;
 
 typedef struct sr_agent_settings sr_agent_settings;

@@ -2,6 +2,7 @@
 #include "sr_logtail.h"
 
 #include "sr_cleanup.h"
+#include "sr_logtail_journal.h"
 #include "sr_file.h"
 #include "sr_parse.h"
 
@@ -23,9 +24,11 @@
 #define SIBLINGS_MAX 4096
 #define BATCHES_PER_POLL 8
 #define NSTR 8 /* raw, hostname, program, message, user, src_ip, outcome, action */
+#define JOURNAL_FILE UINT32_MAX /* entry.file of a journal record */
 
 typedef struct {
     uint32_t file;
+    const char *source; /* a string literal */
     uint64_t offset, original_bytes;
     int64_t read_ms, time_ms;
     bool has_time, cut;
@@ -95,6 +98,13 @@ struct sr_logtail {
     char *buf;
     sr_logparse_record *rec;
     sr_logtail_stats stats;
+    /* journald */
+    sr_logjournal *journal;
+    sr_logparse *jparser;
+    char *jcursor;  /* committed: every entry up to it is in the spool */
+    char *jpending; /* the cursor of the last journal entry in the batch */
+    char *jnote;    /* why the journal is not read (logs.journald=auto), reported once */
+    int jlast_err;
 };
 
 /* ---- file list ---- */
@@ -181,8 +191,8 @@ static int text_add(sr_logtail_batch *b, const char *s, size_t *ret_off) {
     return 0;
 }
 
-static int batch_add(sr_logtail_batch *b, uint32_t file, const sr_logparse_record *r, uint64_t offset,
-                     uint64_t orig, bool cut, int64_t read_ms) {
+static int batch_add(sr_logtail_batch *b, uint32_t file, const char *source, const sr_logparse_record *r,
+                     uint64_t offset, uint64_t orig, bool cut, int64_t read_ms) {
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 64;
         entry *v = realloc(b->v, cap * sizeof(*v));
@@ -193,7 +203,7 @@ static int batch_add(sr_logtail_batch *b, uint32_t file, const sr_logparse_recor
     }
     size_t len0 = b->len;
     entry *e = &b->v[b->n];
-    *e = (entry){.file = file, .offset = offset, .original_bytes = orig, .read_ms = read_ms,
+    *e = (entry){.file = file, .source = source, .offset = offset, .original_bytes = orig, .read_ms = read_ms,
                  .time_ms = r->time_unix_ms, .has_time = r->has_time, .cut = cut, .pid = r->pid,
                  .severity = r->severity, .facility = r->facility, .src_port = r->src_port,
                  .raw_len = r->raw_len};
@@ -244,15 +254,26 @@ void sr_logtail_batch_entry(const sr_logtail_batch *b, size_t i, sr_logtail_entr
     r->n_fields = e->n_fields;
     for (size_t k = 0; k < e->n_fields; k++)
         r->fields[k] = (sr_logparse_field){t + e->fkey[k], t + e->fval[k]};
-    const tfile *f = &b->owner->files[e->file];
-    *ret = (sr_logtail_entry){.source = f->source, .path = f->path, .offset = e->offset,
+    const char *path = e->file == JOURNAL_FILE ? "journald" : b->owner->files[e->file].path;
+    *ret = (sr_logtail_entry){.source = e->source, .path = path, .offset = e->offset,
                               .read_unix_ms = e->read_ms, .original_bytes = e->original_bytes, .cut = e->cut,
                               .rec = r};
 }
 
 /* ---- state file ---- */
 
-/* "serviceradar-logtail 1\n" then "<dev> <ino> <offset> <path>\n" per file. */
+static bool cursor_ok(const char *c) {
+    size_t n = strlen(c);
+    if (n == 0 || n > SR_LOGJOURNAL_CURSOR_MAX)
+        return false;
+    for (; *c; c++)
+        if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
+            return false;
+    return true;
+}
+
+/* "serviceradar-logtail 1\n" then "<dev> <ino> <offset> <path>\n" per file and
+ * "journal <cursor>\n" for the journal. */
 static int state_load(sr_logtail *t, char *err, size_t errlen) {
     _cleanup_free_ char *buf = NULL;
     size_t len = 0;
@@ -270,6 +291,14 @@ static int state_load(sr_logtail *t, char *err, size_t errlen) {
         if (lineno == 1) {
             if (strcmp(line, "serviceradar-logtail 1") != 0)
                 goto bad;
+            continue;
+        }
+        if (strncmp(line, "journal ", 8) == 0) {
+            if (!cursor_ok(line + 8) || t->jcursor)
+                goto bad;
+            t->jcursor = strdup(line + 8);
+            if (!t->jcursor)
+                return -ENOMEM;
             continue;
         }
         char *f[3], *p = line;
@@ -313,7 +342,7 @@ static const saved *saved_for(const sr_logtail *t, const char *path) {
 
 /* The committed positions (never those of lines still in a batch). */
 static int state_write(sr_logtail *t) {
-    size_t cap = 64;
+    size_t cap = 64 + (t->jcursor ? strlen(t->jcursor) + 16 : 0);
     for (size_t i = 0; i < t->n_files; i++)
         cap += strlen(t->files[i].path) + 80;
     _cleanup_free_ char *out = malloc(cap);
@@ -336,6 +365,8 @@ static int state_write(sr_logtail *t) {
         n += (size_t)snprintf(out + n, cap - n, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n", (uint64_t)dev,
                               (uint64_t)ino, off, f->path);
     }
+    if (t->jcursor)
+        n += (size_t)snprintf(out + n, cap - n, "journal %s\n", t->jcursor);
     int r = sr_file_write_atomic(t->state_path, out, n, 0600);
     if (r == 0)
         t->state_dirty = false;
@@ -365,8 +396,48 @@ sr_logtail *sr_logtail_free(sr_logtail *t) {
     free(t->batch.scratch);
     free(t->buf);
     free(t->rec);
+    sr_logjournal_free(t->journal);
+    sr_logparse_free(t->jparser);
+    free(t->jcursor);
+    free(t->jpending);
+    free(t->jnote);
     free(t);
     return NULL;
+}
+
+/* Opens the journal and positions it after the remembered cursor (else at its tail, or head with
+ * from_start). SR_LOGTAIL_JOURNAL_AUTO: a failure is kept for the first poll to report. */
+static int journal_start(sr_logtail *t, const sr_logtail_config *cfg, const sr_logparse_options *po, char *err,
+                         size_t errlen) {
+    int r = sr_logparse_new(po, &t->jparser);
+    if (r < 0) {
+        snprintf(err, errlen, "could not create a log parser: %s", strerror(-r));
+        return r;
+    }
+    char why[512];
+    r = sr_logjournal_open(cfg->journal_dir, &t->journal, why, sizeof(why));
+    if (r == 0) {
+        r = sr_logjournal_seek(t->journal, t->jcursor, cfg->from_start, why, sizeof(why));
+        if (r < 0)
+            t->journal = sr_logjournal_free(t->journal);
+    }
+    if (r < 0) {
+        if (cfg->journal == SR_LOGTAIL_JOURNAL_ON) {
+            snprintf(err, errlen, "%s", why);
+            return r;
+        }
+        t->jnote = strdup(why);
+        return t->jnote ? 0 : -ENOMEM;
+    }
+    if (!t->jcursor) {
+        /* first run: where reading starts is committed at once (as for files) */
+        char *c = NULL;
+        if (sr_logjournal_cursor(t->journal, &c) == 0) {
+            t->jcursor = c;
+            t->state_dirty = true;
+        }
+    }
+    return 0;
 }
 
 int sr_logtail_new(const sr_logtail_config *cfg, sr_logtail **ret, char *err, size_t errlen) {
@@ -411,6 +482,8 @@ int sr_logtail_new(const sr_logtail_config *cfg, sr_logtail **ret, char *err, si
         }
     }
     int r = state_load(t, err, errlen);
+    if (r == 0 && cfg->journal != SR_LOGTAIL_JOURNAL_OFF)
+        r = journal_start(t, cfg, &po, err, errlen);
     if (r < 0) {
         sr_logtail_free(t);
         return r;
@@ -572,7 +645,7 @@ static int take_line(sr_logtail *t, size_t fi, int64_t now_unix_ms, int64_t now_
     uint64_t orig = f->llen + f->lskipped;
     bool cut = f->lskipped > 0;
     sr_logparse_line(f->parser, f->line, f->llen, now_unix_ms, t->rec);
-    int r = batch_add(&t->batch, (uint32_t)fi, t->rec, f->line_start, orig, cut, now_unix_ms);
+    int r = batch_add(&t->batch, (uint32_t)fi, f->source, t->rec, f->line_start, orig, cut, now_unix_ms);
     if (r < 0)
         return r;
     if (t->batch.n == 1)
@@ -650,6 +723,54 @@ static read_result read_file(sr_logtail *t, size_t fi, int64_t now_unix_ms, int6
     return READ_FULL;
 }
 
+static void journal_report(sr_logtail *t, int code, char *err, size_t errlen, const char *what) {
+    if (t->jlast_err == code)
+        return;
+    t->jlast_err = code;
+    if (code != 0 && errlen && err[0] == '\0')
+        snprintf(err, errlen, "could not %s the journal: %s", what, strerror(-code));
+}
+
+/* Reads journal entries until there are no more or the batch is full. */
+static read_result read_journal(sr_logtail *t, int64_t now_unix_ms, int64_t now_mono_ms, char *err, size_t errlen) {
+    sr_logjournal_refresh(t->journal);
+    while (!batch_full(t)) {
+        sr_logjournal_entry e;
+        int r = sr_logjournal_next(t->journal, &e);
+        if (r == 0) {
+            journal_report(t, 0, err, errlen, "");
+            return READ_EOF;
+        }
+        if (r < 0) {
+            journal_report(t, r, err, errlen, "read");
+            return READ_ERROR;
+        }
+        char *cur = NULL;
+        r = sr_logjournal_cursor(t->journal, &cur);
+        if (r < 0) {
+            sr_logjournal_unread(t->journal);
+            journal_report(t, r, err, errlen, "get a cursor of");
+            return READ_ERROR;
+        }
+        sr_logparse_message(t->jparser, &e.h, e.message, e.message_len, now_unix_ms, t->rec);
+        r = batch_add(&t->batch, JOURNAL_FILE, sr_logjournal_source(t->rec->program, t->rec->facility), t->rec, 0,
+                      e.message_len, false, now_unix_ms);
+        if (r < 0) {
+            free(cur); /* out of memory: the entry is read again at the next poll */
+            sr_logjournal_unread(t->journal);
+            return READ_ERROR;
+        }
+        free(t->jpending);
+        t->jpending = cur;
+        if (t->batch.n == 1)
+            t->batch_started_ms = now_mono_ms;
+        t->stats.lines++;
+        t->stats.journal_entries++;
+        t->stats.bytes += e.message_len;
+    }
+    return READ_FULL;
+}
+
 /* At EOF: rotation, truncation, or nothing. */
 static void check_path(sr_logtail *t, size_t fi, int64_t now_unix_ms, int64_t now_mono_ms, char *err,
                        size_t errlen) {
@@ -706,6 +827,11 @@ static int flush(sr_logtail *t) {
     for (size_t i = 0; i < t->n_files; i++)
         if (t->files[i].fd >= 0)
             commit(&t->files[i], t->files[i].dev, t->files[i].ino, t->files[i].line_start);
+    if (t->jpending) {
+        free(t->jcursor);
+        t->jcursor = t->jpending;
+        t->jpending = NULL;
+    }
     t->state_dirty = true;
     t->state_err = state_write(t);
     return 0;
@@ -721,6 +847,12 @@ int sr_logtail_flush(sr_logtail *t) {
 int64_t sr_logtail_poll(sr_logtail *t, int64_t now_mono_ms, int64_t now_unix_ms, char *err, size_t errlen) {
     if (errlen)
         err[0] = '\0';
+    if (t->jnote) {
+        if (errlen)
+            snprintf(err, errlen, "journal not read: %s", t->jnote);
+        free(t->jnote);
+        t->jnote = NULL;
+    }
     if (t->blocked && flush(t) < 0)
         return POLL_MS; /* still no room: read nothing, move no offset */
     for (int round = 0; round < BATCHES_PER_POLL; round++) {
@@ -744,6 +876,12 @@ int64_t sr_logtail_poll(sr_logtail *t, int64_t now_mono_ms, int64_t now_unix_ms,
             } else if (rr == READ_FULL) {
                 more = true;
             }
+        }
+        if (t->journal) {
+            if (batch_full(t))
+                more = true;
+            else if (read_journal(t, now_unix_ms, now_mono_ms, err, errlen) == READ_FULL)
+                more = true;
         }
         t->first_round = false;
         if (batch_full(t)) {

@@ -16,6 +16,12 @@
  *   path looks for the remembered one among the file's siblings ("auth.log.1") and finishes it.
  * - Back-pressure: when emit fails (e.g. -ENOSPC: the spool is full), the batch is kept, no
  *   more is read and no offset moves; the next poll tries again.
+ * - journald (journal != SR_LOGTAIL_JOURNAL_OFF): entries of the system journal (or of the
+ *   journal files of journal_dir) are read in order after the files, parsed with
+ *   sr_logparse_message and batched with the lines (path "journald", source "auth" or "journald":
+ *   sr_logjournal_source). The cursor of the last spooled entry is kept in the state file
+ *   ("journal <cursor>"), committed like the offsets; a restart resumes after it. A first run
+ *   starts after the journal's last entry (from_start: at its head).
  * - Memory: one batch (at most max_batch_records records / max_batch_bytes of text), one line
  *   buffer per file, one 64 KiB read buffer. Single-threaded: call from one thread. */
 #pragma once
@@ -62,10 +68,18 @@ typedef struct {
     sr_logparse_tz tz;        /* zone of timestamps without one */
     sr_logtail_emit_fn emit;
     void *userdata;
+    int journal;             /* SR_LOGTAIL_JOURNAL_* */
+    const char *journal_dir; /* NULL or "": the local system journal; else the journal files there */
 } sr_logtail_config;
 
+enum {
+    SR_LOGTAIL_JOURNAL_OFF = 0,
+    SR_LOGTAIL_JOURNAL_AUTO, /* read it when it opens; a failure is reported by the first poll */
+    SR_LOGTAIL_JOURNAL_ON,   /* sr_logtail_new fails when it cannot be opened */
+};
+
 typedef struct {
-    uint64_t lines, bytes, batches, emit_failures, rotations, truncations, cut_lines;
+    uint64_t lines, bytes, batches, emit_failures, rotations, truncations, cut_lines, journal_entries;
 } sr_logtail_stats;
 
 typedef struct sr_logtail sr_logtail;

@@ -3,8 +3,10 @@
 #include "sr_logparse_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DEFAULT_CONNECTIONS 512
 #define MAX_CONNECTIONS 65536
@@ -42,10 +44,10 @@ sr_logparse *sr_logparse_free(sr_logparse *p) {
     return NULL;
 }
 
-/* Copies line into the store as valid UTF-8: each byte of an invalid or truncated sequence and
- * each NUL becomes U+FFFD; stops before SR_LOGPARSE_RAW_MAX bytes would be exceeded. Returns the
- * bytes written; *ret_cut tells whether input was left over. */
-static size_t sanitize(const unsigned char *s, size_t n, char *out, bool *ret_cut) {
+/* Copies s into out as valid UTF-8: each byte of an invalid or truncated sequence and each NUL
+ * becomes U+FFFD; stops before max bytes would be exceeded. Returns the bytes written; *ret_cut
+ * tells whether input was left over. */
+static size_t sanitize(const unsigned char *s, size_t n, char *out, size_t max, bool *ret_cut) {
     static const char repl[] = "\xef\xbf\xbd";
     size_t o = 0, i = 0;
     while (i < n) {
@@ -85,7 +87,7 @@ static size_t sanitize(const unsigned char *s, size_t n, char *out, bool *ret_cu
             }
         }
         size_t need = ok ? k + 1 : 3;
-        if (o + need > SR_LOGPARSE_RAW_MAX) {
+        if (o + need > max) {
             *ret_cut = true;
             return o;
         }
@@ -324,7 +326,7 @@ static void semantics(sr_logparse *p, sr_logparse_record *rec, sr_logparse_sl pr
     (void)sr_logparse_accounts(rec, b, body);
 }
 
-void sr_logparse_line(sr_logparse *p, const char *line, size_t len, int64_t read_unix_ms, sr_logparse_record *rec) {
+static void rec_reset(sr_logparse_record *rec, int64_t read_unix_ms, size_t len) {
     rec->store_used_ = 0;
     rec->flags_ = 0;
     rec->n_fields = 0;
@@ -335,6 +337,10 @@ void sr_logparse_line(sr_logparse *p, const char *line, size_t len, int64_t read
     rec->src_port = 0;
     rec->severity = rec->facility = -1;
     rec->orig_len = len;
+}
+
+void sr_logparse_line(sr_logparse *p, const char *line, size_t len, int64_t read_unix_ms, sr_logparse_record *rec) {
+    rec_reset(rec, read_unix_ms, len);
     if (len > 0 && line[len - 1] == '\n')
         len--;
     if (len > 0 && line[len - 1] == '\r')
@@ -342,7 +348,7 @@ void sr_logparse_line(sr_logparse *p, const char *line, size_t len, int64_t read
 
     bool cut = false;
     char *raw = rec->store_;
-    size_t n = sanitize((const unsigned char *)line, len, raw, &cut);
+    size_t n = sanitize((const unsigned char *)line, len, raw, SR_LOGPARSE_RAW_MAX, &cut);
     raw[n] = '\0';
     rec->store_used_ = n + 1;
     rec->raw = raw;
@@ -411,4 +417,92 @@ void sr_logparse_line(sr_logparse *p, const char *line, size_t len, int64_t read
     sr_logparse_sl m = sr_logparse_sl_after(s, msg);
     sr_logparse_sl body = sr_logparse_sl_after(m, solaris_id(m, rec));
     semantics(p, rec, g.program, g.pam_module, body);
+}
+
+/* Sanitizes s (at most max - 1 bytes kept) into the record's store. */
+static const char *store_text(sr_logparse_record *rec, const char *s, size_t n, size_t max, bool *ret_cut) {
+    bool cut = false;
+    if (!s || sizeof(rec->store_) - rec->store_used_ < max) {
+        if (ret_cut)
+            *ret_cut = false;
+        return "";
+    }
+    char *out = rec->store_ + rec->store_used_;
+    size_t k = sanitize((const unsigned char *)s, n, out, max - 1, &cut);
+    out[k] = '\0';
+    rec->store_used_ += k + 1;
+    if (ret_cut)
+        *ret_cut = cut;
+    return out;
+}
+
+void sr_logparse_message(sr_logparse *p, const sr_logparse_header *h, const char *msg, size_t len,
+                         int64_t read_unix_ms, sr_logparse_record *rec) {
+    rec_reset(rec, read_unix_ms, len);
+    if (h->has_time) {
+        rec->time_unix_ms = h->time_unix_ms;
+        rec->has_time = true;
+    }
+    rec->pid = h->pid <= UINT32_MAX / 2 ? h->pid : 0;
+    rec->severity = h->severity >= 0 && h->severity <= 7 ? h->severity : -1;
+    rec->facility = h->facility >= 0 && h->facility <= 23 ? h->facility : -1;
+    while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+        len--;
+    bool cut = false;
+    const char *m = store_text(rec, msg, len, SR_LOGPARSE_RAW_MAX + 1, &cut);
+    size_t mlen = strlen(m);
+    rec->hostname = h->hostname ? store_text(rec, h->hostname, strlen(h->hostname), SR_LOGPARSE_WORD_MAX, NULL) : "";
+    sr_logparse_sl prog = {0}, pam_module = {0};
+    if (h->program) {
+        const char *pr = store_text(rec, h->program, strlen(h->program), SR_LOGPARSE_WORD_MAX, NULL);
+        prog = sr_logparse_sl_make(pr, strlen(pr));
+        long lp = sr_logparse_sl_find(prog, 0, "(");
+        if (lp > 0 && sr_logparse_sl_ends(prog, ")")) { /* "su(pam_unix)" */
+            pam_module = sr_logparse_sl_sub(prog, (size_t)lp + 1, prog.n - 1);
+            prog = sr_logparse_sl_sub(prog, 0, (size_t)lp);
+        }
+        rec->program = sr_logparse_rec_copy(rec, prog, SR_LOGPARSE_WORD_MAX);
+        prog = sr_logparse_sl_make(rec->program, strlen(rec->program));
+    }
+    if (pam_module.n > 0)
+        sr_logparse_rec_field(rec, "pam.module", pam_module);
+
+    /* raw: "2024-01-01T00:00:00.123+00:00 host program[pid]: message", at most RAW_MAX bytes */
+    char *raw = rec->store_ + rec->store_used_;
+    size_t room = sizeof(rec->store_) - rec->store_used_;
+    if (room > SR_LOGPARSE_RAW_MAX + 1)
+        room = SR_LOGPARSE_RAW_MAX + 1;
+    time_t secs = (time_t)(rec->time_unix_ms >= 0 ? rec->time_unix_ms / 1000 : (rec->time_unix_ms - 999) / 1000);
+    int ms = (int)(rec->time_unix_ms - (int64_t)secs * 1000);
+    struct tm tm;
+    int k;
+    if (gmtime_r(&secs, &tm))
+        k = snprintf(raw, room, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+00:00 ", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    else
+        k = snprintf(raw, room, "- ");
+    size_t n = k > 0 ? (size_t)k : 0;
+    if (n < room && rec->hostname[0])
+        n += (size_t)snprintf(raw + n, room - n, "%s ", rec->hostname);
+    if (n < room && rec->program[0])
+        n += (size_t)snprintf(raw + n, room - n, rec->pid ? "%s[%u]: " : "%s: ", rec->program, (unsigned)rec->pid);
+    if (n >= room)
+        n = room - 1; /* only a message can make raw long; the header alone fits */
+    size_t take = mlen < room - 1 - n ? mlen : room - 1 - n;
+    while (take < mlen && take > 0 && ((unsigned char)m[take] & 0xc0) == 0x80)
+        take--; /* cut on a character boundary */
+    memcpy(raw + n, m, take);
+    n += take;
+    raw[n] = '\0';
+    rec->store_used_ += n + 1;
+    rec->raw = raw;
+    rec->raw_len = n;
+    rec->message = m;
+    if (cut || take < mlen)
+        sr_logparse_rec_field_str(rec, "log.truncated", "true");
+    if (prog.n == 0)
+        return;
+    sr_logparse_sl ms_ = sr_logparse_sl_make(m, mlen);
+    sr_logparse_sl body = sr_logparse_sl_after(ms_, solaris_id(ms_, rec));
+    semantics(p, rec, prog, pam_module, body);
 }

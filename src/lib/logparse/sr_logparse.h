@@ -87,5 +87,24 @@ sr_logparse *sr_logparse_free(sr_logparse *p);
  * Never fails: a line in no known format becomes a record with only raw and message. */
 void sr_logparse_line(sr_logparse *p, const char *line, size_t len, int64_t read_unix_ms, sr_logparse_record *rec);
 
+/* Header fields that arrive apart from the message (journald). Strings may hold any bytes
+ * (sanitized like a line); NULL or "" when absent. */
+typedef struct {
+    int64_t time_unix_ms;
+    bool has_time;
+    const char *hostname, *program; /* program "su(pam_unix)": the module goes to pam.module */
+    uint32_t pid;                   /* 0: none */
+    int severity, facility;         /* -1: unknown (out-of-range values too) */
+} sr_logparse_header;
+
+/* Parses a message whose header is already known: the same semantics as sr_logparse_line
+ * (program selects the handler; the sshd connection table is shared with the lines of p).
+ * message is msg[0..len) without trailing newlines, sanitized, at most SR_LOGPARSE_RAW_MAX bytes
+ * (log.truncated when cut); raw is rendered "TIME host program[pid]: message" (TIME RFC 3339 in
+ * UTC with milliseconds), at most SR_LOGPARSE_RAW_MAX bytes, and parses back with
+ * sr_logparse_line to the same header. Never fails. */
+void sr_logparse_message(sr_logparse *p, const sr_logparse_header *h, const char *msg, size_t len,
+                         int64_t read_unix_ms, sr_logparse_record *rec);
+
 /* The value of a field of rec, or NULL. */
 const char *sr_logparse_field_get(const sr_logparse_record *rec, const char *key);
