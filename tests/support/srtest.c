@@ -4,6 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -16,6 +21,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmocka.h>
+
+#include "sr_parse.h"
 #include "sr_time.h"
 
 int srtest_tmpdir(char *out, size_t outlen) {
@@ -176,4 +184,56 @@ void srtest_pg_drop_db(const char *conninfo) {
         PQclear(PQexec(c, sql));
     }
     PQfinish(c);
+}
+
+PGresult *srtest_sqlr(PGconn *db, const char *q, int n, const char *const *vals) {
+    PGresult *r = PQexecParams(db, q, n, NULL, vals, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", q, PQerrorMessage(db));
+    return r;
+}
+
+void srtest_sql(PGconn *db, const char *q, int n, const char *const *vals) { PQclear(srtest_sqlr(db, q, n, vals)); }
+
+int64_t srtest_sql_i64(PGconn *db, const char *q, int n, const char *const *vals) {
+    PGresult *r = srtest_sqlr(db, q, n, vals);
+    if (PQntuples(r) != 1)
+        fail_msg("%s: %d rows, want 1", q, PQntuples(r));
+    int64_t v = INT64_MIN;
+    if (!PQgetisnull(r, 0, 0) && sr_parse_i64(PQgetvalue(r, 0, 0), INT64_MIN, INT64_MAX, &v) < 0)
+        fail_msg("%s: not an integer: %s", q, PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+long srtest_pg_long(PGconn *pg, const char *sql) {
+    PGresult *r = PQexec(pg, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(pg));
+    int64_t n = -1;
+    if (!PQgetisnull(r, 0, 0) && sr_parse_i64(PQgetvalue(r, 0, 0), INT64_MIN, INT64_MAX, &n) < 0)
+        fail_msg("%s: not an integer", sql);
+    PQclear(r);
+    return n;
+}
+
+char *srtest_pg_text(PGconn *pg, const char *sql) {
+    PGresult *r = PQexec(pg, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(pg));
+    char *s = PQntuples(r) ? strdup(PQgetvalue(r, 0, 0)) : strdup("");
+    PQclear(r);
+    return s;
+}
+
+void srtest_pg_wait_long(PGconn *pg, const char *sql, long want, int64_t timeout_ms) {
+    int64_t deadline = sr_mono_ms() + timeout_ms;
+    long got = -2;
+    while (sr_mono_ms() < deadline) {
+        got = srtest_pg_long(pg, sql);
+        if (got == want)
+            return;
+        sr_sleep_ms(25);
+    }
+    fail_msg("timed out: %s returned %ld, want %ld", sql, got, want);
 }

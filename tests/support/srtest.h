@@ -7,7 +7,9 @@
  *                    the dev database started by `make test`)
  *   SR_NATS_SERVER   path of the nats-server binary (default: nats-server on PATH) */
 #pragma once
+#include <libpq-fe.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Creates a fresh directory under $TMPDIR (or /tmp) and writes its path into out. */
@@ -39,3 +41,19 @@ void srtest_pg_drop_db(const char *conninfo);
 int srtest_free_port(void);
 /* Polls until connect() to 127.0.0.1:port succeeds or timeout_ms passes. 0 or -ETIMEDOUT. */
 int srtest_wait_port(int port, int timeout_ms);
+
+/* ---- SQL helpers for tests: each fails the running cmocka test on an error ---- */
+
+/* Runs q with n text parameters; fails unless it returned COMMAND_OK or TUPLES_OK. */
+PGresult *srtest_sqlr(PGconn *db, const char *q, int n, const char *const *vals);
+/* srtest_sqlr, result discarded. */
+void srtest_sql(PGconn *db, const char *q, int n, const char *const *vals);
+/* The single value (exactly one row) of q as an integer; INT64_MIN when NULL. */
+int64_t srtest_sql_i64(PGconn *db, const char *q, int n, const char *const *vals);
+
+/* The first column of the first row of sql as an integer; -1 when NULL or no row. */
+long srtest_pg_long(PGconn *pg, const char *sql);
+/* The first column of the first row of sql as a string to free; "" when no row. */
+char *srtest_pg_text(PGconn *pg, const char *sql);
+/* Polls (every 25 ms) until srtest_pg_long(sql) returns want; fails after timeout_ms. */
+void srtest_pg_wait_long(PGconn *pg, const char *sql, long want, int64_t timeout_ms);

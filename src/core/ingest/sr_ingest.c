@@ -1,5 +1,6 @@
-/* Metrics workers: TELEMETRY/core-metrics -> metrics (binary COPY), ingest_batches, hosts,
- * dead_letters, one transaction per fetched batch, acknowledgements after the commit. */
+/* Metrics workers: TELEMETRY/core-metrics -> metrics (binary COPY), metric_series, hosts; the
+ * batch loop, ingest_batches, dead letters and acknowledgements are the shared ones of
+ * sr_ingest_worker.c. */
 #include "sr_ingest.h"
 
 #include <errno.h>
@@ -23,13 +24,8 @@
 #include "sr_utf8.h"
 
 #define COPYBUF_MAX (64u * 1024 * 1024) /* a fetched batch is split into transactions above this */
-#define PARAM_MAX (16u * 1024 * 1024)
 #define SERIES_CACHE_MAX (1u << 20) /* series ids a worker keeps (about 100 MiB at most) */
 
-static const char SQL_INSERT_BATCHES[] =
-    "INSERT INTO ingest_batches (agent_id, epoch, seq) "
-    "SELECT a, e, s FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS t(a, e, s) "
-    "ON CONFLICT DO NOTHING RETURNING agent_id, epoch, seq";
 static const char SQL_COPY_METRICS[] = "COPY metric_points (time, series_id, value) FROM STDIN (FORMAT binary)";
 /* Series are created in their own short transaction, in one (sorted) order so that concurrent
  * workers never deadlock, and looked up afterwards: a plain SELECT sees rows another worker
@@ -50,17 +46,16 @@ static const char SQL_UPSERT_HOSTS[] =
     "hostname = CASE WHEN EXCLUDED.hostname <> '' THEN EXCLUDED.hostname ELSE h.hostname END, "
     "last_seen = GREATEST(h.last_seen, EXCLUDED.last_seen), status = 'online', "
     "status_changed_at = CASE WHEN h.status <> 'online' THEN now() ELSE h.status_changed_at END";
-/* The statements a metrics worker runs for every batch, prepared once per connection (parsing
- * and planning them each time cost PostgreSQL more than a small COPY). */
+/* The statements a metrics worker runs for every batch (besides sr_ingest_worker.c's), prepared
+ * once per connection (parsing and planning them each time cost PostgreSQL more than a small COPY). */
 static const struct {
     const char *name, *sql;
 } PREPARED[] = {
-    {"sr_insert_batches", SQL_INSERT_BATCHES},
     {"sr_upsert_hosts", SQL_UPSERT_HOSTS},
     {"sr_series_insert", SQL_SERIES_INSERT},
     {"sr_series_select", SQL_SERIES_SELECT},
 };
-enum { PREP_INSERT_BATCHES, PREP_UPSERT_HOSTS, PREP_SERIES_INSERT, PREP_SERIES_SELECT };
+enum { PREP_UPSERT_HOSTS, PREP_SERIES_INSERT, PREP_SERIES_SELECT };
 
 static const char SQL_INSERT_DEAD[] =
     "INSERT INTO dead_letters (stream, subject, stream_seq, reason, headers, payload) "
@@ -217,210 +212,80 @@ int sr_ingest_dead_letter(PGconn *pg, natsMsg *msg, const char *stream, const ch
 
 /* ---- metrics worker ---- */
 
+/* What a metrics entry adds to sr_ingest_entry, for the hosts upsert (same index). */
 typedef struct {
-    natsMsg *msg;
-    int dead;
-    int is_new;
-    char reason[256];
-    const char *agent_id; /* header value, lives as long as msg */
-    size_t agent_len;
-    uint64_t epoch, seq;
     int64_t max_time_ms;
-    size_t n_points;
-    size_t off, len; /* tuples in the copy buffer */
     char hostname[SR_TELEMETRY_MAX_HOSTNAME_BYTES + 1];
-} mentry;
+} mhost;
 
 struct sr_metrics_worker {
-    sr_ingest *ing;
-    int index;
-    char name[32];
-    pthread_t thread;
-    int started;
-    jsCtx *js;
-    natsSubscription *sub;
-    PGconn *pg;
-    int prepared; /* PREPARED exist on pg */
-    int64_t backoff_ms;
+    sr_ingest_worker base; /* first: the callbacks cast back from it */
     sr_telemetry_decoder *dec;
     sr_copybuf copy;
     sr_series_cache *series;
     int64_t *ids; /* series id per point of the message being encoded */
     size_t ids_cap;
-    mentry *e;
-    sr_textbuf p1, p2, p3;
-    int64_t next_stats_ms;
+    mhost *hosts; /* per entry */
 };
 
-/* Classifies a failed statement: -EBADMSG when the data is at fault, -EIO otherwise. Logs once. */
-static int tx_error(sr_metrics_worker *w, PGresult *res, const char *what, char *err, size_t errlen) {
-    sr_pg_errmsg(w->pg, res, err, errlen);
-    int data = sr_pg_is_data_error(res);
-    if (res)
-        PQclear(res);
-    if (PQstatus(w->pg) == CONNECTION_OK && PQtransactionStatus(w->pg) != PQTRANS_IDLE)
-        (void)sr_pg_exec(w->pg, "ROLLBACK", NULL, 0);
-    if (!data)
-        sr_warn("%s: could not %s: %s", w->name, what, err);
-    return data ? -EBADMSG : -EIO;
+static sr_metrics_worker *metrics_of(sr_ingest_worker *w) {
+    return (sr_metrics_worker *)w;
 }
 
 static PGresult *exec_prepared(sr_metrics_worker *w, int which, int n, const char *const *params) {
-    return PQexecPrepared(w->pg, PREPARED[which].name, n, params, NULL, NULL, 0);
+    return PQexecPrepared(w->base.pg, PREPARED[which].name, n, params, NULL, NULL, 0);
 }
 
 /* Prepares PREPARED on a new connection. 0 or -EIO (logged). */
-static int prepare_all(sr_metrics_worker *w) {
-    if (w->prepared)
-        return 0;
+static int prepare_metrics(sr_ingest_worker *base) {
     for (size_t i = 0; i < SR_ARRAY_SIZE(PREPARED); i++) {
-        PGresult *res = PQprepare(w->pg, PREPARED[i].name, PREPARED[i].sql, 0, NULL);
+        PGresult *res = PQprepare(base->pg, PREPARED[i].name, PREPARED[i].sql, 0, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             char err[512];
-            sr_pg_errmsg(w->pg, res, err, sizeof(err));
-            sr_warn("%s: could not prepare %s: %s", w->name, PREPARED[i].name, err);
+            sr_pg_errmsg(base->pg, res, err, sizeof(err));
+            sr_warn("%s: could not prepare %s: %s", base->name, PREPARED[i].name, err);
             PQclear(res);
             return -EIO;
         }
         PQclear(res);
     }
-    w->prepared = 1;
-    return 0;
-}
-
-/* The three array parameters (p1, p2, p3) of one statement: params_begin empties them and opens
- * each literal, params_end closes them and points params at them. Both return non-zero when a
- * parameter would exceed its cap. */
-static int params_begin(sr_metrics_worker *w) {
-    sr_textbuf_reset(&w->p1);
-    sr_textbuf_reset(&w->p2);
-    sr_textbuf_reset(&w->p3);
-    return sr_textbuf_put(&w->p1, "{", 1) | sr_textbuf_put(&w->p2, "{", 1) | sr_textbuf_put(&w->p3, "{", 1);
-}
-
-static int params_end(sr_metrics_worker *w, const char *params[3]) {
-    int r = sr_textbuf_put(&w->p1, "}", 1) | sr_textbuf_put(&w->p2, "}", 1) | sr_textbuf_put(&w->p3, "}", 1);
-    params[0] = w->p1.data; /* after the puts: they may move the buffers */
-    params[1] = w->p2.data;
-    params[2] = w->p3.data;
-    return r;
-}
-
-static int put_i64(sr_textbuf *b, int64_t v, int first) {
-    char num[32];
-    int n = snprintf(num, sizeof(num), "%s%" PRId64, first ? "" : ",", v);
-    return sr_textbuf_put(b, num, (size_t)n);
-}
-
-static int insert_batches(sr_metrics_worker *w, size_t a, size_t b, char *err, size_t errlen) {
-    int r = params_begin(w);
-    int first = 1;
-    for (size_t i = a; i < b && r == 0; i++) {
-        mentry *e = &w->e[i];
-        if (e->dead)
-            continue;
-        if (!first)
-            r |= sr_textbuf_put(&w->p1, ",", 1);
-        r |= sr_textbuf_put_array_elem(&w->p1, e->agent_id, e->agent_len);
-        r |= put_i64(&w->p2, (int64_t)e->epoch, first);
-        r |= put_i64(&w->p3, (int64_t)e->seq, first);
-        first = 0;
-    }
-    const char *params[3];
-    r |= params_end(w, params);
-    if (r != 0) {
-        snprintf(err, errlen, "batch keys over the parameter size limit");
-        (void)sr_pg_exec(w->pg, "ROLLBACK", NULL, 0);
-        return -ENOBUFS;
-    }
-    PGresult *res = exec_prepared(w, PREP_INSERT_BATCHES, 3, params);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return tx_error(w, res, "record ingest batches", err, errlen);
-    int rows = PQntuples(res);
-    for (int row = 0; row < rows; row++) {
-        const char *agent = PQgetvalue(res, row, 0);
-        int64_t epoch, seq;
-        if (sr_parse_i64(PQgetvalue(res, row, 1), INT64_MIN, INT64_MAX, &epoch) < 0 ||
-            sr_parse_i64(PQgetvalue(res, row, 2), INT64_MIN, INT64_MAX, &seq) < 0)
-            continue;
-        for (size_t i = a; i < b; i++) {
-            mentry *e = &w->e[i];
-            if (!e->dead && !e->is_new && (int64_t)e->seq == seq && (int64_t)e->epoch == epoch &&
-                strcmp(e->agent_id, agent) == 0) {
-                e->is_new = 1;
-                break;
-            }
-        }
-    }
-    PQclear(res);
     return 0;
 }
 
 static int copy_points(sr_metrics_worker *w, size_t a, size_t b, char *err, size_t errlen) {
-    PGresult *res = PQexec(w->pg, SQL_COPY_METRICS);
-    if (PQresultStatus(res) != PGRES_COPY_IN)
-        return tx_error(w, res, "start COPY into metrics", err, errlen);
-    PQclear(res);
     sr_copybuf frame;
     sr_copybuf_init(&frame, 64);
-    unsigned char fb[64];
-    frame.data = fb;
-    frame.cap = sizeof(fb);
+    unsigned char head[64], tail[8];
+    frame.data = head;
+    frame.cap = sizeof(head);
     (void)sr_copybuf_header(&frame);
-    int ok = PQputCopyData(w->pg, (const char *)frame.data, (int)frame.len) == 1;
-    /* Send runs of adjacent new entries in one call each. */
-    size_t i = a;
-    while (ok && i < b) {
-        if (!w->e[i].is_new || w->e[i].len == 0) {
-            i++;
-            continue;
-        }
-        size_t off = w->e[i].off, len = 0;
-        while (i < b && w->e[i].is_new && w->e[i].off == off + len) {
-            len += w->e[i].len;
-            i++;
-        }
-        while (ok && len > 0) {
-            size_t part = len > (1u << 30) ? (1u << 30) : len;
-            ok = PQputCopyData(w->pg, (const char *)w->copy.data + off, (int)part) == 1;
-            off += part;
-            len -= part;
-        }
-    }
+    size_t head_len = frame.len;
+    frame.data = tail;
+    frame.cap = sizeof(tail);
     frame.len = 0;
     (void)sr_copybuf_trailer(&frame);
-    if (ok)
-        ok = PQputCopyData(w->pg, (const char *)frame.data, (int)frame.len) == 1;
-    if (PQputCopyEnd(w->pg, ok ? NULL : "client error") != 1)
-        return tx_error(w, NULL, "finish COPY into metrics", err, errlen);
-    res = PQgetResult(w->pg);
-    int st = PQresultStatus(res);
-    PGresult *extra;
-    while ((extra = PQgetResult(w->pg)) != NULL)
-        PQclear(extra);
-    if (st != PGRES_COMMAND_OK)
-        return tx_error(w, res, "COPY into metrics", err, errlen);
-    PQclear(res);
-    return 0;
+    return sr_ingest_copy_rows(&w->base, SQL_COPY_METRICS, "metrics", (const char *)w->copy.data,
+                               (const char *)head, head_len, (const char *)tail, frame.len, a, b, err, errlen);
 }
 
 static int upsert_hosts(sr_metrics_worker *w, size_t a, size_t b, char *err, size_t errlen) {
+    sr_ingest_worker *base = &w->base;
     /* Distinct agents of the new batches, sorted so concurrent workers lock rows in one order. */
     size_t idx[4096];
     size_t n = 0;
     for (size_t i = a; i < b && n < SR_ARRAY_SIZE(idx); i++) {
-        mentry *e = &w->e[i];
+        sr_ingest_entry *e = &base->e[i];
         if (!e->is_new)
             continue;
         size_t j = 0;
-        while (j < n && strcmp(w->e[idx[j]].agent_id, e->agent_id) < 0)
+        while (j < n && strcmp(base->e[idx[j]].agent_id, e->agent_id) < 0)
             j++;
-        if (j < n && strcmp(w->e[idx[j]].agent_id, e->agent_id) == 0) {
-            mentry *k = &w->e[idx[j]];
-            if (e->max_time_ms > k->max_time_ms)
-                k->max_time_ms = e->max_time_ms;
-            if (e->hostname[0])
-                memcpy(k->hostname, e->hostname, sizeof(k->hostname));
+        if (j < n && strcmp(base->e[idx[j]].agent_id, e->agent_id) == 0) {
+            mhost *k = &w->hosts[idx[j]];
+            if (w->hosts[i].max_time_ms > k->max_time_ms)
+                k->max_time_ms = w->hosts[i].max_time_ms;
+            if (w->hosts[i].hostname[0])
+                memcpy(k->hostname, w->hosts[i].hostname, sizeof(k->hostname));
             continue;
         }
         memmove(&idx[j + 1], &idx[j], (n - j) * sizeof(idx[0]));
@@ -429,130 +294,45 @@ static int upsert_hosts(sr_metrics_worker *w, size_t a, size_t b, char *err, siz
     }
     if (n == 0)
         return 0;
-    int r = params_begin(w);
+    int r = sr_ingest_params_begin(base);
     int64_t now = sr_now_unix_ms();
     for (size_t j = 0; j < n && r == 0; j++) {
-        mentry *e = &w->e[idx[j]];
+        const sr_ingest_entry *e = &base->e[idx[j]];
+        const mhost *h = &w->hosts[idx[j]];
         if (j > 0)
-            r |= sr_textbuf_put(&w->p1, ",", 1) | sr_textbuf_put(&w->p2, ",", 1);
-        r |= sr_textbuf_put_array_elem(&w->p1, e->agent_id, e->agent_len);
-        r |= sr_textbuf_put_array_elem(&w->p2, e->hostname, strlen(e->hostname));
-        r |= put_i64(&w->p3, e->max_time_ms > 0 ? e->max_time_ms : now, j == 0);
+            r |= sr_textbuf_put(&base->p1, ",", 1) | sr_textbuf_put(&base->p2, ",", 1);
+        r |= sr_textbuf_put_array_elem(&base->p1, e->agent_id, e->agent_len);
+        r |= sr_textbuf_put_array_elem(&base->p2, h->hostname, strlen(h->hostname));
+        r |= sr_ingest_put_i64(&base->p3, h->max_time_ms > 0 ? h->max_time_ms : now, j == 0);
     }
     const char *params[3];
-    r |= params_end(w, params);
+    r |= sr_ingest_params_end(base, params);
     if (r != 0) {
         snprintf(err, errlen, "host list over the parameter size limit");
-        (void)sr_pg_exec(w->pg, "ROLLBACK", NULL, 0);
+        (void)sr_pg_exec(base->pg, "ROLLBACK", NULL, 0);
         return -ENOBUFS;
     }
     PGresult *res = exec_prepared(w, PREP_UPSERT_HOSTS, 3, params);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        return tx_error(w, res, "update hosts", err, errlen);
+        return sr_ingest_tx_error(base, res, "update hosts", err, errlen);
     PQclear(res);
     return 0;
 }
 
-/* One transaction for entries [a, b): dead letters, batch keys, points, hosts. */
-static int flush_tx(sr_metrics_worker *w, size_t a, size_t b, char *err, size_t errlen) {
-    sr_core_stats *st = w->ing->stats;
-    int64_t t0 = sr_mono_ms();
-    PGresult *res = PQexec(w->pg, "BEGIN");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        return tx_error(w, res, "begin transaction", err, errlen);
-    PQclear(res);
-    size_t valid = 0, dead = 0;
-    for (size_t i = a; i < b; i++) {
-        mentry *e = &w->e[i];
-        e->is_new = 0;
-        if (!e->dead) {
-            valid++;
-            continue;
-        }
-        dead++;
-        PGresult *fail = NULL;
-        if (sr_ingest_dead_letter(w->pg, e->msg, SR_STREAM_TELEMETRY, e->reason, &fail) < 0)
-            return tx_error(w, fail, "insert dead letter", err, errlen);
-    }
-    size_t fresh = 0, points = 0;
-    if (valid > 0) {
-        int r = insert_batches(w, a, b, err, errlen);
-        if (r < 0)
-            return r;
-        for (size_t i = a; i < b; i++) {
-            if (w->e[i].is_new) {
-                fresh++;
-                points += w->e[i].n_points;
-            }
-        }
-        if (points > 0 && (r = copy_points(w, a, b, err, errlen)) < 0)
-            return r;
-        if (fresh > 0 && (r = upsert_hosts(w, a, b, err, errlen)) < 0)
-            return r;
-    }
-    res = PQexec(w->pg, "COMMIT");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        return tx_error(w, res, "commit", err, errlen);
-    PQclear(res);
-    atomic_fetch_add(&st->batches_committed, 1);
-    atomic_fetch_add(&st->commit_ms_sum, (uint64_t)(sr_mono_ms() - t0));
-    atomic_fetch_add(&st->points_written, points);
-    atomic_fetch_add(&st->duplicates_skipped, valid - fresh);
-    atomic_fetch_add(&st->dead_letters, dead);
+/* Inside the batch transaction: points, then hosts. */
+static int write_metrics(sr_ingest_worker *base, size_t a, size_t b, size_t n_rows, size_t fresh, char *err,
+                         size_t errlen) {
+    sr_metrics_worker *w = metrics_of(base);
+    int r = 0;
+    if (n_rows > 0 && (r = copy_points(w, a, b, err, errlen)) < 0)
+        return r;
+    if (fresh > 0 && (r = upsert_hosts(w, a, b, err, errlen)) < 0)
+        return r;
     return 0;
 }
 
-static void ack_range(sr_metrics_worker *w, size_t a, size_t b) {
-    sr_core_stats *st = w->ing->stats;
-    for (size_t i = a; i < b; i++) {
-        if (natsMsg_Ack(w->e[i].msg, NULL) == NATS_OK)
-            atomic_fetch_add(&st->messages_acked, 1);
-        else
-            atomic_fetch_add(&st->nats_errors, 1);
-    }
-}
-
-/* Gives messages [a, b) of the fetched list back (w->e may not cover them all yet). */
-static void nak_range(sr_metrics_worker *w, natsMsgList *list, size_t a, size_t b) {
-    for (size_t i = a; i < b; i++)
-        (void)natsMsg_NakWithDelay(list->Msgs[i], w->ing->cfg.nak_delay_ms, NULL);
-}
-
-/* Commits entries [a, b) and acknowledges them. When the database rejects the data of the
- * batch, each message is retried alone and the one at fault is parked as a dead letter. */
-static int flush(sr_metrics_worker *w, size_t a, size_t b) {
-    if (a == b)
-        return 0;
-    char err[512];
-    int r = flush_tx(w, a, b, err, sizeof(err));
-    if (r == -EBADMSG || r == -ENOBUFS) {
-        for (size_t i = a; i < b && r != -EIO; i++) {
-            r = flush_tx(w, i, i + 1, err, sizeof(err));
-            if (r == -EBADMSG || r == -ENOBUFS) {
-                mentry *e = &w->e[i];
-                sr_warn("%s: database rejected message from agent %s, parking it: %s", w->name,
-                        e->dead ? "?" : e->agent_id, err);
-                e->dead = 1;
-                snprintf(e->reason, sizeof(e->reason), "database rejected: %.200s", err);
-                r = flush_tx(w, i, i + 1, err, sizeof(err));
-                if (r == -EBADMSG || r == -ENOBUFS) {
-                    sr_error("%s: could not park message as a dead letter, dropping it: %s", w->name, err);
-                    r = 0;
-                }
-            }
-            if (r == 0 && !atomic_load(&w->ing->abort))
-                ack_range(w, i, i + 1);
-        }
-        return r == 0 ? 0 : -EIO;
-    }
-    if (r < 0) {
-        atomic_fetch_add(&w->ing->stats->db_errors, 1);
-        return -EIO;
-    }
-    if (atomic_load(&w->ing->abort))
-        return -ECANCELED; /* simulated crash between commit and acknowledgement */
-    ack_range(w, a, b);
-    return 0;
+static void reset_metrics(sr_ingest_worker *base) {
+    sr_copybuf_reset(&metrics_of(base)->copy);
 }
 
 /* Fills w->ids with the series of every point of u: from the cache, else from metric_series
@@ -581,7 +361,7 @@ static int resolve_series(sr_metrics_worker *w, const sr_ingest_upload *u, char 
     }
     if (misses == 0)
         return 0;
-    int r = params_begin(w);
+    int r = sr_ingest_params_begin(&w->base);
     int first = 1;
     for (size_t i = 0; i < u->n_points && r == 0; i++) {
         if (w->ids[i] >= 0)
@@ -589,25 +369,25 @@ static int resolve_series(sr_metrics_worker *w, const sr_ingest_upload *u, char 
         const Serviceradar__Agent__V1__MetricPoint *pt = u->points[i];
         const char *dim = pt->dim ? pt->dim : "";
         if (!first)
-            r |= sr_textbuf_put(&w->p1, ",", 1) | sr_textbuf_put(&w->p2, ",", 1) | sr_textbuf_put(&w->p3, ",", 1);
-        r |= sr_textbuf_put_array_elem(&w->p1, u->agent_id, u->agent_id_len);
-        r |= sr_textbuf_put_array_elem(&w->p2, pt->name, strlen(pt->name));
-        r |= sr_textbuf_put_array_elem(&w->p3, dim, strlen(dim));
+            r |= sr_textbuf_put(&w->base.p1, ",", 1) | sr_textbuf_put(&w->base.p2, ",", 1) | sr_textbuf_put(&w->base.p3, ",", 1);
+        r |= sr_textbuf_put_array_elem(&w->base.p1, u->agent_id, u->agent_id_len);
+        r |= sr_textbuf_put_array_elem(&w->base.p2, pt->name, strlen(pt->name));
+        r |= sr_textbuf_put_array_elem(&w->base.p3, dim, strlen(dim));
         first = 0;
     }
     const char *params[3];
-    r |= params_end(w, params);
+    r |= sr_ingest_params_end(&w->base, params);
     if (r != 0) {
         snprintf(err, errlen, "series keys over the parameter size limit");
         return -EBADMSG;
     }
     PGresult *res = exec_prepared(w, PREP_SERIES_INSERT, 3, params);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        return tx_error(w, res, "create metric series", err, errlen);
+        return sr_ingest_tx_error(&w->base, res, "create metric series", err, errlen);
     PQclear(res);
     res = exec_prepared(w, PREP_SERIES_SELECT, 3, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return tx_error(w, res, "look up metric series", err, errlen);
+        return sr_ingest_tx_error(&w->base, res, "look up metric series", err, errlen);
     for (int row = 0; row < PQntuples(res); row++) {
         int64_t id;
         if (sr_parse_i64(PQgetvalue(res, row, 0), 1, INT64_MAX, &id) < 0)
@@ -626,16 +406,21 @@ static int resolve_series(sr_metrics_worker *w, const sr_ingest_upload *u, char 
         if (w->ids[i] < 0 &&
             !sr_series_cache_get(w->series, u->agent_id, u->agent_id_len, pt->name, pt->dim, &w->ids[i])) {
             snprintf(err, errlen, "metric series of point %zu (%s) not found after insert", i, pt->name);
-            sr_warn("%s: %s", w->name, err);
+            sr_warn("%s: %s", w->base.name, err);
             return -EIO;
         }
     }
     return 0;
 }
 
-/* Decodes e->msg and encodes its points into the copy buffer. 0, or -EIO when the database
- * could not be asked for series ids (the caller gives the batch back to JetStream). */
-static int decode_entry(sr_metrics_worker *w, mentry *e, int64_t now) {
+/* Decodes w->e[i] and encodes its points into the copy buffer. 0, -ENOBUFS when the buffer is
+ * full, or -EIO when the database could not be asked for series ids (the caller gives the batch
+ * back to JetStream). */
+static int decode_entry(sr_ingest_worker *base, size_t i, int64_t now) {
+    sr_metrics_worker *w = metrics_of(base);
+    sr_ingest_entry *e = &base->e[i];
+    mhost *h = &w->hosts[i];
+    memset(h, 0, sizeof(*h));
     const char *agent = NULL;
     (void)natsMsgHeader_Get(e->msg, "Sr-Agent-Id", &agent);
     sr_ingest_upload u;
@@ -649,14 +434,14 @@ static int decode_entry(sr_metrics_worker *w, mentry *e, int64_t now) {
     e->agent_len = u.agent_id_len;
     e->epoch = u.epoch;
     e->seq = u.seq;
-    e->max_time_ms = u.max_time_ms;
-    e->n_points = u.n_points;
-    snprintf(e->hostname, sizeof(e->hostname), "%s", u.hostname);
+    e->n_rows = u.n_points;
+    h->max_time_ms = u.max_time_ms;
+    snprintf(h->hostname, sizeof(h->hostname), "%s", u.hostname);
     char err[512];
     r = resolve_series(w, &u, err, sizeof(err));
     if (r == -EBADMSG) {
-        sr_warn("%s: database rejected the series of a message from agent %s, parking it: %s", w->name, e->agent_id,
-                err);
+        sr_warn("%s: database rejected the series of a message from agent %s, parking it: %s", base->name,
+                e->agent_id, err);
         e->dead = 1;
         snprintf(e->reason, sizeof(e->reason), "database rejected: %.200s", err);
         return 0;
@@ -665,10 +450,8 @@ static int decode_entry(sr_metrics_worker *w, mentry *e, int64_t now) {
         return r;
     e->off = w->copy.len;
     r = sr_copybuf_append_series(&w->copy, &u, w->ids);
-    if (r == -ENOBUFS) {
-        e->len = SIZE_MAX; /* caller flushes what it has and retries */
-        return 0;
-    }
+    if (r == -ENOBUFS)
+        return r; /* the caller flushes what it has and retries */
     if (r < 0) {
         e->dead = 1;
         snprintf(e->reason, sizeof(e->reason), "could not encode points: %s", strerror(-r));
@@ -678,134 +461,27 @@ static int decode_entry(sr_metrics_worker *w, mentry *e, int64_t now) {
     return 0;
 }
 
-static void hist_add(sr_core_stats *st, int n) {
-    int bucket = 0;
-    while (bucket < SR_BATCH_HIST_BUCKETS && (1 << bucket) < n)
-        bucket++;
-    atomic_fetch_add(&st->batch_size_hist[bucket], 1);
-    atomic_fetch_add(&st->batch_size_sum, (uint64_t)n);
-}
-
-static void process(sr_metrics_worker *w, natsMsgList *list) {
-    size_t n = (size_t)list->Count;
-    int64_t now = sr_now_unix_ms();
-    sr_copybuf_reset(&w->copy);
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        mentry *e = &w->e[i];
-        memset(e, 0, sizeof(*e));
-        e->msg = list->Msgs[i];
-        if (decode_entry(w, e, now) < 0) {
-            atomic_fetch_add(&w->ing->stats->db_errors, 1);
-            nak_range(w, list, start, n);
-            return;
-        }
-        if (!e->dead && e->len == SIZE_MAX) {
-            /* The copy buffer is full: commit what came before, then start over with this one. */
-            if (flush(w, start, i) < 0) {
-                if (!atomic_load(&w->ing->abort))
-                    nak_range(w, list, start, n);
-                return;
-            }
-            start = i;
-            sr_copybuf_reset(&w->copy);
-            memset(e, 0, sizeof(*e));
-            e->msg = list->Msgs[i];
-            if (decode_entry(w, e, now) < 0) {
-                atomic_fetch_add(&w->ing->stats->db_errors, 1);
-                nak_range(w, list, start, n);
-                return;
-            }
-            if (!e->dead && e->len == SIZE_MAX) {
-                e->dead = 1;
-                snprintf(e->reason, sizeof(e->reason), "points exceed the %u byte batch buffer", COPYBUF_MAX);
-            }
-        }
-    }
-    if (flush(w, start, n) < 0 && !atomic_load(&w->ing->abort))
-        nak_range(w, list, start, n);
-}
-
-static void read_consumer_info(sr_metrics_worker *w) {
-    int64_t now = sr_mono_ms();
-    if (w->index != 0 || now < w->next_stats_ms)
-        return;
-    w->next_stats_ms = now + w->ing->cfg.stats_interval_ms;
-    jsConsumerInfo *ci = NULL;
-    jsErrCode jerr = 0;
-    if (natsSubscription_GetConsumerInfo(&ci, w->sub, NULL, &jerr) == NATS_OK) {
-        atomic_store(&w->ing->stats->consumer_pending, (int64_t)ci->NumPending);
-        atomic_store(&w->ing->stats->consumer_ack_pending, ci->NumAckPending);
-        jsConsumerInfo_Destroy(ci);
-    }
-}
-
-static void *metrics_main(void *arg) {
-    sr_metrics_worker *w = arg;
-    sr_ingest *ing = w->ing;
-    sr_core_stats *st = ing->stats;
-    int64_t nats_backoff = 0;
-    while (!atomic_load(&ing->stop)) {
-        if (!w->pg || PQstatus(w->pg) != CONNECTION_OK)
-            w->prepared = 0; /* a new connection has none of them */
-        if (sr_ingest_pg_ensure(ing, &w->pg, &w->backoff_ms, w->name) < 0)
-            break;
-        if (prepare_all(w) < 0) {
-            atomic_fetch_add(&st->db_errors, 1);
-            w->pg = sr_pg_close(w->pg);
-            sr_ingest_wait(ing, 1000);
-            continue;
-        }
-        if (w->index == 0)
-            atomic_store(&st->db_connected, 1);
-        natsMsgList list = {0};
-        jsErrCode jerr = 0;
-        natsStatus s = natsSubscription_Fetch(&list, w->sub, ing->cfg.batch_size, ing->cfg.batch_wait_ms, &jerr);
-        if (s == NATS_TIMEOUT) {
-            read_consumer_info(w);
-            continue;
-        }
-        if (s != NATS_OK) {
-            atomic_fetch_add(&st->nats_errors, 1);
-            nats_backoff = nats_backoff ? (nats_backoff * 2 > 5000 ? 5000 : nats_backoff * 2) : 100;
-            if (nats_backoff >= 1000)
-                sr_warn("%s: could not fetch from %s: %s", w->name, SR_CONSUMER_METRICS, natsStatus_GetText(s));
-            sr_ingest_wait(ing, nats_backoff);
-            continue;
-        }
-        nats_backoff = 0;
-        atomic_fetch_add(&st->messages_received, (uint64_t)list.Count);
-        hist_add(st, list.Count);
-        process(w, &list);
-        natsMsgList_Destroy(&list);
-        if (w->pg && PQstatus(w->pg) != CONNECTION_OK && w->index == 0)
-            atomic_store(&st->db_connected, 0);
-        if (atomic_load(&ing->abort))
-            break;
-        read_consumer_info(w);
-    }
-    return NULL;
-}
+static const sr_ingest_worker_ops METRICS_OPS = {
+    .stream = SR_STREAM_TELEMETRY,
+    .consumer = SR_CONSUMER_METRICS,
+    .subject = SR_SUBJECT_METRICS,
+    .rows = "points",
+    .reports = 1,
+    .prepare = prepare_metrics,
+    .copy_reset = reset_metrics,
+    .decode = decode_entry,
+    .write = write_metrics,
+};
 
 static sr_metrics_worker *metrics_worker_free(sr_metrics_worker *w) {
     if (!w)
         return NULL;
-    if (w->started)
-        pthread_join(w->thread, NULL);
-    if (w->sub) {
-        natsSubscription_Unsubscribe(w->sub); /* bound to the durable: the consumer stays */
-        natsSubscription_Destroy(w->sub);
-    }
-    jsCtx_Destroy(w->js);
-    sr_pg_close(w->pg);
+    sr_ingest_worker_done(&w->base); /* joins the thread first */
     sr_telemetry_decoder_free(w->dec);
     sr_copybuf_done(&w->copy);
     sr_series_cache_free(w->series);
     free(w->ids);
-    sr_textbuf_done(&w->p1);
-    sr_textbuf_done(&w->p2);
-    sr_textbuf_done(&w->p3);
-    free(w->e);
+    free(w->hosts);
     free(w);
     return NULL;
 }
@@ -814,33 +490,15 @@ static int metrics_worker_start(sr_ingest *ing, int index, sr_metrics_worker **r
     sr_metrics_worker *w = calloc(1, sizeof(*w));
     if (!w)
         return -ENOMEM;
-    w->ing = ing;
-    w->index = index;
-    snprintf(w->name, sizeof(w->name), "ingest-%d", index);
     sr_copybuf_init(&w->copy, COPYBUF_MAX);
-    sr_textbuf_init(&w->p1, PARAM_MAX);
-    sr_textbuf_init(&w->p2, PARAM_MAX);
-    sr_textbuf_init(&w->p3, PARAM_MAX);
-    w->e = calloc((size_t)ing->cfg.batch_size, sizeof(*w->e));
-    int r = (!w->e || sr_telemetry_decoder_new(&w->dec) < 0 || sr_series_cache_new(SERIES_CACHE_MAX, &w->series) < 0)
-                ? -ENOMEM
-                : 0;
-    if (r == 0 && natsConnection_JetStream(&w->js, ing->nc, NULL) != NATS_OK)
-        r = -EIO;
-    if (r == 0) {
-        jsSubOptions so;
-        jsSubOptions_Init(&so);
-        so.Stream = SR_STREAM_TELEMETRY;
-        so.Consumer = SR_CONSUMER_METRICS;
-        so.ManualAck = true;
-        jsErrCode jerr = 0;
-        if (js_PullSubscribe(&w->sub, w->js, SR_SUBJECT_METRICS, SR_CONSUMER_METRICS, NULL, &so, &jerr) != NATS_OK)
-            r = -ENOENT;
-    }
-    if (r == 0) {
-        r = -pthread_create(&w->thread, NULL, metrics_main, w);
-        w->started = r == 0;
-    }
+    w->hosts = calloc((size_t)ing->cfg.batch_size, sizeof(*w->hosts));
+    int r =
+        (!w->hosts || sr_telemetry_decoder_new(&w->dec) < 0 || sr_series_cache_new(SERIES_CACHE_MAX, &w->series) < 0)
+            ? -ENOMEM
+            : 0;
+    if (r == 0)
+        r = sr_ingest_worker_start(&w->base, ing, &METRICS_OPS, "ingest", index, ing->cfg.batch_size, COPYBUF_MAX,
+                                   &ing->stats->points_written);
     if (r < 0) {
         metrics_worker_free(w);
         return r;

@@ -26,6 +26,7 @@
 #include "sr_pki.h"
 #include "sr_time.h"
 #include "srtest.h"
+#include "srtest_http.h"
 
 typedef struct {
     char conninfo[512];
@@ -43,78 +44,9 @@ typedef struct {
 
 /* ---- HTTP client ---- */
 
-typedef struct {
-    long status;
-    char *body;
-    size_t len;
-    char headers[8192];
-    size_t hlen;
-} http_resp;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
-    http_resp *r = ud;
-    size_t add = sz * n;
-    char *nb = realloc(r->body, r->len + add + 1);
-    if (!nb)
-        return 0;
-    memcpy(nb + r->len, p, add);
-    r->len += add;
-    nb[r->len] = '\0';
-    r->body = nb;
-    return add;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
-    http_resp *r = ud;
-    size_t add = sz * n;
-    if (r->hlen + add < sizeof(r->headers)) {
-        memcpy(r->headers + r->hlen, p, add);
-        r->hlen += add;
-        r->headers[r->hlen] = '\0';
-    }
-    return add;
-}
-
-static void resp_free(http_resp *r) {
-    free(r->body);
-    memset(r, 0, sizeof(*r));
-}
-
 /* Sends method path (raw: no dot-segment squashing) with an optional body. */
-static http_resp http(int port, const char *method, const char *path, const char *body, size_t body_len) {
-    http_resp r = {0};
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    char url[16384];
-    assert_true((size_t)snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path) < sizeof(url));
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    struct curl_slist *h = NULL;
-    if (strcmp(method, "HEAD") == 0) {
-        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    } else if (strcmp(method, "POST") == 0) {
-        h = curl_slist_append(h, "Content-Type: application/json");
-        h = curl_slist_append(h, "Expect:");
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(body ? body_len : 0));
-    } else if (strcmp(method, "GET") != 0) {
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    }
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK)
-        fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (!r.body)
-        r.body = calloc(1, 1);
-    return r;
+static srtest_http_resp http(int port, const char *method, const char *path, const char *body, size_t body_len) {
+    return srtest_http(port, method, path, body, body_len, 20);
 }
 
 typedef struct {
@@ -132,8 +64,8 @@ static size_t on_read(char *buf, size_t sz, size_t n, void *ud) {
 }
 
 /* POSTs total bytes of spaces with chunked transfer encoding (no Content-Length). */
-static http_resp post_chunked(int port, const char *path, size_t total) {
-    http_resp r = {0};
+static srtest_http_resp post_chunked(int port, const char *path, size_t total) {
+    srtest_http_resp r = {0};
     chunk_src src = {total};
     CURL *c = curl_easy_init();
     assert_non_null(c);
@@ -146,9 +78,9 @@ static http_resp post_chunked(int port, const char *path, size_t total) {
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(c, CURLOPT_READDATA, &src);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, srtest_http_on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, srtest_http_on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
     CURLcode rc = curl_easy_perform(c);
@@ -162,12 +94,12 @@ static http_resp post_chunked(int port, const char *path, size_t total) {
     return r;
 }
 
-static http_resp get(fixture *f, const char *path) { return http(f->port, "GET", path, NULL, 0); }
-static http_resp post(fixture *f, const char *path, const char *body) {
+static srtest_http_resp get(fixture *f, const char *path) { return http(f->port, "GET", path, NULL, 0); }
+static srtest_http_resp post(fixture *f, const char *path, const char *body) {
     return http(f->port, "POST", path, body, strlen(body));
 }
 
-static json_t *json_of(const http_resp *r) {
+static json_t *json_of(const srtest_http_resp *r) {
     json_error_t je;
     json_t *j = json_loads(r->body, JSON_DECODE_ANY, &je);
     if (!j)
@@ -175,7 +107,7 @@ static json_t *json_of(const http_resp *r) {
     return j;
 }
 
-static const char *header(const http_resp *r, const char *name, char *buf, size_t len) {
+static const char *header(const srtest_http_resp *r, const char *name, char *buf, size_t len) {
     size_t nl = strlen(name);
     const char *p = r->headers;
     while (p && *p) {
@@ -195,7 +127,7 @@ static const char *header(const http_resp *r, const char *name, char *buf, size_
 }
 
 /* Checks the status and an error body with code and a message containing want. */
-static void expect_error(http_resp r, long status, const char *code, const char *want) {
+static void expect_error(srtest_http_resp r, long status, const char *code, const char *want) {
     if (r.status != status)
         fail_msg("status %ld, want %ld: %s", r.status, status, r.body);
     json_t *j = json_of(&r);
@@ -210,7 +142,7 @@ static void expect_error(http_resp r, long status, const char *code, const char 
     assert_non_null(header(&r, "Content-Type", ct, sizeof(ct)));
     assert_string_equal(ct, "application/json");
     json_decref(j);
-    resp_free(&r);
+    srtest_http_resp_free(&r);
 }
 
 /* ---- fixture ---- */
@@ -333,7 +265,7 @@ static void add_point(fixture *f, const char *id, const char *name, const char *
 
 static void test_health_and_headers(void **state) {
     fixture *f = *state;
-    http_resp r = get(f, "/healthz");
+    srtest_http_resp r = get(f, "/healthz");
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "{\"status\":\"ok\"}");
     char v[512];
@@ -342,12 +274,12 @@ static void test_health_and_headers(void **state) {
     assert_non_null(header(&r, "Content-Security-Policy", v, sizeof(v)));
     assert_non_null(strstr(v, "default-src 'self'"));
     assert_non_null(header(&r, "Referrer-Policy", v, sizeof(v)));
-    resp_free(&r);
+    srtest_http_resp_free(&r);
 
     r = http(f->port, "HEAD", "/healthz", NULL, 0);
     assert_int_equal(r.status, 200);
     assert_int_equal(r.len, 0);
-    resp_free(&r);
+    srtest_http_resp_free(&r);
     r = http(f->port, "DELETE", "/healthz", NULL, 0);
     char allow[64];
     assert_non_null(header(&r, "Allow", allow, sizeof(allow)));
@@ -357,7 +289,7 @@ static void test_health_and_headers(void **state) {
 
 static void test_readyz(void **state) {
     fixture *f = *state;
-    http_resp r = get(f, "/readyz");
+    srtest_http_resp r = get(f, "/readyz");
     assert_int_equal(r.status, 200);
     json_t *j = json_of(&r);
     assert_string_equal(json_string_value(json_object_get(j, "status")), "ready");
@@ -367,7 +299,7 @@ static void test_readyz(void **state) {
     assert_string_equal(json_string_value(json_object_get(checks, "nats")), "ok");
     assert_string_equal(json_string_value(json_object_get(checks, "ingest")), "ok");
     json_decref(j);
-    resp_free(&r);
+    srtest_http_resp_free(&r);
 
     atomic_store(&f->stats.db_connected, 0);
     r = get(f, "/readyz");
@@ -377,15 +309,15 @@ static void test_readyz(void **state) {
     assert_string_equal(json_string_value(json_object_get(j, "status")), "not_ready");
     assert_string_not_equal(json_string_value(json_object_get(json_object_get(j, "checks"), "ingest")), "ok");
     json_decref(j);
-    resp_free(&r);
+    srtest_http_resp_free(&r);
 }
 
 static void test_hosts(void **state) {
     fixture *f = *state;
-    http_resp r = get(f, "/api/v1/hosts");
+    srtest_http_resp r = get(f, "/api/v1/hosts");
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "[]");
-    resp_free(&r);
+    srtest_http_resp_free(&r);
 
     add_host(f, "web-02", "web02.example.com");
     add_host(f, "web-01", "web01.example.com");
@@ -405,7 +337,7 @@ static void test_hosts(void **state) {
     assert_string_equal(json_string_value(json_array_get(json_object_get(h, "capabilities"), 0)), "metrics");
     assert_string_equal(json_string_value(json_object_get(json_array_get(j, 1), "agent_id")), "web-02");
     json_decref(j);
-    resp_free(&r);
+    srtest_http_resp_free(&r);
 
     r = get(f, "/api/v1/hosts/web-02");
     assert_int_equal(r.status, 200);
@@ -413,7 +345,7 @@ static void test_hosts(void **state) {
     assert_string_equal(json_string_value(json_object_get(j, "hostname")), "web02.example.com");
     assert_string_equal(json_string_value(json_object_get(j, "gateway")), "gw-1");
     json_decref(j);
-    resp_free(&r);
+    srtest_http_resp_free(&r);
 
     expect_error(get(f, "/api/v1/hosts/nope"), 404, "not_found", "unknown host: nope");
     expect_error(get(f, "/api/v1/hosts/bad%20id"), 400, "bad_request", "invalid agent_id");
@@ -443,7 +375,7 @@ static void test_metrics_bucketing(void **state) {
     char path[512];
     snprintf(path, sizeof(path), "/api/v1/hosts/m1/metrics?name=cpu.usage_pct&dim=total&from=%lld&to=%lld&step=1m",
              (long long)b, (long long)(b + 600000));
-    http_resp r = get(f, path);
+    srtest_http_resp r = get(f, path);
     if (r.status != 200)
         fail_msg("%s: %ld %s", path, r.status, r.body);
     json_t *j = json_of(&r);
@@ -471,7 +403,7 @@ static void test_metrics_bucketing(void **state) {
                          want[i][k]);
     }
     json_decref(j);
-    resp_free(&r);
+    srtest_http_resp_free(&r);
 
     /* all dims, ordered by dim; RFC 3339 bounds; 5 minute step */
     char from_s[40], to_s[40];
@@ -495,7 +427,7 @@ static void test_metrics_bucketing(void **state) {
     assert_true(json_number_value(json_array_get(p, 3)) == 10);
     assert_string_equal(json_string_value(json_object_get(j, "from")), from_s);
     json_decref(j);
-    resp_free(&r);
+    srtest_http_resp_free(&r);
 
     /* defaults: last hour, step 10 s; the rows are older, so no series */
     r = get(f, "/api/v1/hosts/m1/metrics?name=cpu.usage_pct");
@@ -504,7 +436,7 @@ static void test_metrics_bucketing(void **state) {
     assert_int_equal(json_integer_value(json_object_get(j, "step_s")), 10);
     assert_int_equal(json_array_size(json_object_get(j, "series")), 0);
     json_decref(j);
-    resp_free(&r);
+    srtest_http_resp_free(&r);
 
     /* an empty dim selects the dimensionless metric */
     snprintf(path, sizeof(path), "/api/v1/hosts/m1/metrics?name=mem.used_pct&dim=&from=%lld&to=%lld", (long long)b,
@@ -515,7 +447,7 @@ static void test_metrics_bucketing(void **state) {
     assert_int_equal(json_array_size(json_object_get(j, "series")), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "series"), 0), "dim")), "");
     json_decref(j);
-    resp_free(&r);
+    srtest_http_resp_free(&r);
 }
 
 static void test_metrics_errors(void **state) {
@@ -547,7 +479,7 @@ static void test_metric_names(void **state) {
     add_point(f, "n1", "cpu.usage_pct", "cpu0", now - 1700000, 1);
     add_point(f, "n1", "load.1", "", now - 60000, 0.5);
     add_point(f, "n1", "old.metric", "x", now - 25 * 3600000LL, 1);
-    http_resp r = get(f, "/api/v1/hosts/n1/metric-names");
+    srtest_http_resp r = get(f, "/api/v1/hosts/n1/metric-names");
     assert_int_equal(r.status, 200);
     json_t *j = json_of(&r);
     json_t *want = json_loads("[{\"name\":\"cpu.usage_pct\",\"dims\":[\"cpu0\",\"cpu1\",\"total\"]},"
@@ -557,7 +489,7 @@ static void test_metric_names(void **state) {
         fail_msg("metric-names: %s", r.body);
     json_decref(want);
     json_decref(j);
-    resp_free(&r);
+    srtest_http_resp_free(&r);
 }
 
 static void test_commands(void **state) {
@@ -568,7 +500,7 @@ static void test_commands(void **state) {
     assert_int_equal(natsConnection_Flush(f->nc), NATS_OK);
 
     int64_t before = sr_now_unix_ms();
-    http_resp r = post(f, "/api/v1/agents/agent-7/commands", "{\"type\":\"ping\",\"payload\":{\"count\":3}}");
+    srtest_http_resp r = post(f, "/api/v1/agents/agent-7/commands", "{\"type\":\"ping\",\"payload\":{\"count\":3}}");
     if (r.status != 202)
         fail_msg("post: %ld %s", r.status, r.body);
     json_t *j = json_of(&r);
@@ -576,7 +508,7 @@ static void test_commands(void **state) {
     snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(j, "command_id")));
     assert_int_equal(strlen(id), 36);
     json_decref(j);
-    resp_free(&r);
+    srtest_http_resp_free(&r);
 
     natsMsg *m = NULL;
     assert_int_equal(natsSubscription_NextMsg(&m, sub, 5000), NATS_OK);
@@ -607,7 +539,7 @@ static void test_commands(void **state) {
     assert_int_equal(sr_api_time_format(issued, want_issued, sizeof(want_issued)), 0);
     assert_string_equal(json_string_value(json_object_get(j, "issued_at")), want_issued);
     json_decref(j);
-    resp_free(&r);
+    srtest_http_resp_free(&r);
 
     /* a result recorded by the core shows up */
     const char *v[] = {id};
@@ -618,12 +550,12 @@ static void test_commands(void **state) {
     assert_string_equal(json_string_value(json_object_get(j, "status")), "succeeded");
     assert_string_equal(json_string_value(json_object_get(json_object_get(j, "result"), "output")), "pong");
     json_decref(j);
-    resp_free(&r);
+    srtest_http_resp_free(&r);
 
     /* payload defaults to {} */
     r = post(f, "/api/v1/agents/agent-7/commands", "{\"type\":\"collect_now\"}");
     assert_int_equal(r.status, 202);
-    resp_free(&r);
+    srtest_http_resp_free(&r);
     assert_int_equal(natsSubscription_NextMsg(&m, sub, 5000), NATS_OK);
     msg = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, NULL);
     assert_string_equal(json_string_value(json_object_get(msg, "payload")), "{}");
@@ -678,12 +610,12 @@ static void test_commands_without_nats(void **state) {
     expect_error(http(port, "POST", "/api/v1/agents/agent-8/commands", "{\"type\":\"ping\"}", 15), 503,
                  "unavailable", "NATS");
     /* readyz skips NATS; the web UI is not built */
-    http_resp r = http(port, "GET", "/readyz", NULL, 0);
+    srtest_http_resp r = http(port, "GET", "/readyz", NULL, 0);
     assert_int_equal(r.status, 200);
     json_t *j = json_of(&r);
     assert_string_equal(json_string_value(json_object_get(json_object_get(j, "checks"), "nats")), "skipped");
     json_decref(j);
-    resp_free(&r);
+    srtest_http_resp_free(&r);
     expect_error(http(port, "GET", "/", NULL, 0), 503, "unavailable", "web UI not built (run make web)");
     expect_error(http(port, "GET", "/hosts/x", NULL, 0), 503, "unavailable", "web UI not built");
     api2 = sr_api_free(api2);
@@ -699,13 +631,13 @@ static void test_database_down(void **state) {
     assert_int_equal(sr_api_start(&cfg, &f->stats, f->nc, &api2), 0);
     int port = sr_api_port(api2);
     expect_error(http(port, "GET", "/api/v1/hosts", NULL, 0), 503, "unavailable", "database unavailable");
-    http_resp r = http(port, "GET", "/readyz", NULL, 0);
+    srtest_http_resp r = http(port, "GET", "/readyz", NULL, 0);
     assert_int_equal(r.status, 503);
     json_t *j = json_of(&r);
     assert_non_null(strstr(json_string_value(json_object_get(json_object_get(j, "checks"), "database")),
                            "could not connect"));
     json_decref(j);
-    resp_free(&r);
+    srtest_http_resp_free(&r);
     api2 = sr_api_free(api2);
 
     /* the listen address is taken */
@@ -719,7 +651,7 @@ static void test_database_down(void **state) {
 }
 
 static void expect_file(fixture *f, const char *path, const char *body, const char *type, const char *cache) {
-    http_resp r = get(f, path);
+    srtest_http_resp r = get(f, path);
     if (r.status != 200)
         fail_msg("%s: %ld %s", path, r.status, r.body);
     assert_string_equal(r.body, body);
@@ -731,7 +663,7 @@ static void expect_file(fixture *f, const char *path, const char *body, const ch
         assert_string_equal(v, cache);
     }
     assert_non_null(header(&r, "Content-Security-Policy", v, sizeof(v)));
-    resp_free(&r);
+    srtest_http_resp_free(&r);
 }
 
 static void test_static(void **state) {
@@ -762,9 +694,9 @@ static void test_static(void **state) {
     /* symlinks out of the web root */
     expect_error(get(f, "/leak.txt"), 404, "not_found", NULL);
     expect_error(get(f, "/assets/leakdir/secret.txt"), 404, "not_found", NULL);
-    http_resp r = get(f, "/assets/leakdir/secret.txt");
+    srtest_http_resp r = get(f, "/assets/leakdir/secret.txt");
     assert_null(strstr(r.body, "top secret"));
-    resp_free(&r);
+    srtest_http_resp_free(&r);
 }
 
 static void test_prometheus(void **state) {
@@ -777,9 +709,9 @@ static void test_prometheus(void **state) {
     atomic_store(&f->stats.batch_size_sum, 1 + 8 + 7 + 1000);
     atomic_store(&f->stats.commit_ms_sum, 1500);
     atomic_store(&f->stats.consumer_pending, 17);
-    http_resp r0 = get(f, "/healthz");
-    resp_free(&r0);
-    http_resp r = get(f, "/metrics");
+    srtest_http_resp r0 = get(f, "/healthz");
+    srtest_http_resp_free(&r0);
+    srtest_http_resp r = get(f, "/metrics");
     assert_int_equal(r.status, 200);
     char v[128];
     assert_non_null(header(&r, "Content-Type", v, sizeof(v)));
@@ -822,12 +754,12 @@ static void test_prometheus(void **state) {
         if (sr_parse_double(sp + 1, &d) < 0)
             fail_msg("bad sample value: %s", line);
     }
-    resp_free(&r);
+    srtest_http_resp_free(&r);
 }
 
 static void test_openapi(void **state) {
     fixture *f = *state;
-    http_resp r = get(f, "/api/v1/openapi.json");
+    srtest_http_resp r = get(f, "/api/v1/openapi.json");
     assert_int_equal(r.status, 200);
     json_t *j = json_of(&r);
     assert_string_equal(json_string_value(json_object_get(j, "openapi")), "3.0.3");
@@ -849,7 +781,7 @@ static void test_openapi(void **state) {
     }
     free(all);
     json_decref(j);
-    resp_free(&r);
+    srtest_http_resp_free(&r);
 }
 
 static void sha256_hex(const char *s, char out[65]) {
@@ -875,7 +807,7 @@ static void test_enroll(void **state) {
     assert_int_equal(sr_pki_csr_new("edge-9", &key, &csr), 0);
 
     char *body = enroll_body(token, csr);
-    http_resp r = post(f, "/api/v1/enroll", body);
+    srtest_http_resp r = post(f, "/api/v1/enroll", body);
     if (r.status != 200)
         fail_msg("enroll: %ld %s", r.status, r.body);
     json_t *j = json_of(&r);
@@ -888,7 +820,7 @@ static void test_enroll(void **state) {
     assert_int_equal(sr_pki_check_enrollment(key, cert, ca, fp, cn, sizeof(cn)), 0);
     assert_string_equal(cn, "edge-9");
     json_decref(j);
-    resp_free(&r);
+    srtest_http_resp_free(&r);
     /* one time only */
     expect_error(post(f, "/api/v1/enroll", body), 403, "forbidden", "already used");
     free(body);
@@ -929,7 +861,7 @@ static void test_enroll(void **state) {
 }
 
 int main(void) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    srtest_http_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_health_and_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readyz, setup, teardown),
@@ -947,6 +879,6 @@ int main(void) {
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
     nats_Close();
-    curl_global_cleanup();
+    srtest_http_cleanup();
     return rc;
 }

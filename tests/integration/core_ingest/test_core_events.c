@@ -93,17 +93,6 @@ static void start_ingest(fx *f, int log_workers, int falco_workers, int batch) {
     assert_int_equal(sr_ingest_start(&ic, f->nc, &f->stats, &f->ing), 0);
 }
 
-static long query_long(PGconn *pg, const char *sql) {
-    PGresult *r = PQexec(pg, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(pg));
-    int64_t n = -1;
-    if (!PQgetisnull(r, 0, 0) && sr_parse_i64(PQgetvalue(r, 0, 0), INT64_MIN, INT64_MAX, &n) < 0)
-        fail_msg("%s: not an integer", sql);
-    PQclear(r);
-    return n;
-}
-
 /* One parameter, one integer result. */
 static long query_long1(PGconn *pg, const char *sql, const char *param) {
     PGresult *r = PQexecParams(pg, sql, 1, NULL, &param, NULL, NULL, 0);
@@ -114,27 +103,6 @@ static long query_long1(PGconn *pg, const char *sql, const char *param) {
         fail_msg("%s: not an integer", sql);
     PQclear(r);
     return n;
-}
-
-static char *query_text(PGconn *pg, const char *sql) {
-    PGresult *r = PQexec(pg, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(pg));
-    char *s = PQntuples(r) ? strdup(PQgetvalue(r, 0, 0)) : strdup("");
-    PQclear(r);
-    return s;
-}
-
-static void wait_long(PGconn *pg, const char *sql, long want) {
-    int64_t deadline = sr_mono_ms() + DEADLINE_MS;
-    long got = -2;
-    while (sr_mono_ms() < deadline) {
-        got = query_long(pg, sql);
-        if (got == want)
-            return;
-        sr_sleep_ms(25);
-    }
-    fail_msg("timed out: %s returned %ld, want %ld", sql, got, want);
 }
 
 /* Waits until the consumer has nothing pending or unacknowledged. */
@@ -237,48 +205,49 @@ static void test_falco_alerts(void **state) {
         if (i % 6 == 4) /* the three malformed alerts, among the real ones */
             publish(f, SR_SUBJECT_FALCO, NULL, NULL, BAD_ALERTS[i / 6], strlen(BAD_ALERTS[i / 6]));
     }
-    wait_long(f->pg, "SELECT count(*) FROM events", (long)s.n);
-    wait_long(f->pg, "SELECT count(*) FROM dead_letters", 3);
+    srtest_pg_wait_long(f->pg, "SELECT count(*) FROM events", (long)s.n, DEADLINE_MS);
+    srtest_pg_wait_long(f->pg, "SELECT count(*) FROM dead_letters", 3, DEADLINE_MS);
     wait_drained(f, SR_STREAM_SECURITY, SR_CONSUMER_FALCO);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM events"), (long)s.n);
-    assert_int_equal(query_long(f->pg, "SELECT count(DISTINCT id) FROM events"), (long)s.n);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM events WHERE source_type = 'falco_alert' AND "
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM events"), (long)s.n);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(DISTINCT id) FROM events"), (long)s.n);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM events WHERE source_type = 'falco_alert' AND "
                                        "agent_id IS NULL AND rule <> '' AND message <> ''"),
                      (long)s.n);
     /* severity mapping, level by level */
     for (int sev = 1; sev <= 5; sev++) {
         char sql[128];
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM events WHERE severity = %d", sev);
-        assert_int_equal(query_long(f->pg, sql), s.by_sev[sev]);
+        assert_int_equal(srtest_pg_long(f->pg, sql), s.by_sev[sev]);
     }
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM events WHERE severity_text = 'Critical' AND "
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM events WHERE severity_text = 'Critical' AND "
                                        "severity = 5"),
                      s.by_sev[5]);
     /* the first sample alert, exactly */
-    char *t = query_text(f->pg, "SELECT time::text || '|' || host || '|' || program || '|' || user_name || '|' || "
+    char *t = srtest_pg_text(f->pg, "SELECT time::text || '|' || host || '|' || program || '|' || user_name || '|' || "
                                 "array_to_string(tags, ',') FROM events WHERE rule = 'Terminal shell in container' "
                                 "AND host = 'falco-xczjd'");
     assert_string_equal(t, "2023-05-25 13:44:05.478445+00|falco-xczjd|sh|root|container,mitre_execution,shell");
     free(t);
     /* SRQL's shape of a field filter, and the search vector keeping a path whole */
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM events WHERE fields @> '{\"k8s.namespace\":\"default\"}'"),
+    assert_int_equal(srtest_pg_long(f->pg,
+                                    "SELECT count(*) FROM events WHERE fields @> '{\"k8s.namespace\":\"default\"}'"),
                      s.ns_default);
     assert_int_equal(query_long1(f->pg, "SELECT count(*) FROM events WHERE search @@ $1::tsquery", "'/etc/shadow'"),
                      s.shadow);
     assert_int_equal(query_long1(f->pg, "SELECT count(*) FROM events WHERE search @@ $1::tsquery",
                                  "'docker.io/library/alpine'"),
-                     query_long(f->pg, "SELECT count(*) FROM events WHERE fields->>'container.image' LIKE "
+                     srtest_pg_long(f->pg, "SELECT count(*) FROM events WHERE fields->>'container.image' LIKE "
                                        "'docker.io/library/alpine%'"));
-    assert_true(query_long(f->pg, "SELECT count(*) FROM events WHERE fields->>'container.image' LIKE "
+    assert_true(srtest_pg_long(f->pg, "SELECT count(*) FROM events WHERE fields->>'container.image' LIKE "
                                   "'docker.io/library/alpine%'") > 0);
     /* dead letters: stream, subject, reason, payload */
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM dead_letters WHERE stream = 'SECURITY' AND "
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM dead_letters WHERE stream = 'SECURITY' AND "
                                        "subject = 'security.falco.alerts' AND stream_seq > 0"),
                      3);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM dead_letters WHERE reason LIKE 'not JSON%'"), 1);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM dead_letters WHERE reason = 'missing rule'"), 1);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM dead_letters WHERE reason LIKE '%not RFC 3339'"), 1);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM ingest_batches WHERE agent_id = '$falco'"), (long)s.n);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM dead_letters WHERE reason LIKE 'not JSON%'"), 1);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM dead_letters WHERE reason = 'missing rule'"), 1);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM dead_letters WHERE reason LIKE '%not RFC 3339'"), 1);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM ingest_batches WHERE agent_id = '$falco'"), (long)s.n);
     assert_int_equal(atomic_load(&f->stats.events_written), s.n);
     assert_int_equal(atomic_load(&f->stats.dead_letters), 3);
 
@@ -286,7 +255,7 @@ static void test_falco_alerts(void **state) {
     f->ing = sr_ingest_free(f->ing);
     start_ingest(f, 0, 1, 16);
     sr_sleep_ms(500);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM events"), (long)s.n);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM events"), (long)s.n);
     samples_free(&s);
 }
 
@@ -397,31 +366,32 @@ static void test_log_batches(void **state) {
     publish(f, SR_SUBJECT_LOGS, "agent-l", "metrics-1", metrics_payload, sizeof(metrics_payload));
 
     long want = (long)batches * records;
-    wait_long(f->pg, "SELECT count(*) FROM events", want);
-    wait_long(f->pg, "SELECT count(*) FROM dead_letters WHERE stream = 'LOGS'", 3);
+    srtest_pg_wait_long(f->pg, "SELECT count(*) FROM events", want, DEADLINE_MS);
+    srtest_pg_wait_long(f->pg, "SELECT count(*) FROM dead_letters WHERE stream = 'LOGS'", 3, DEADLINE_MS);
     wait_drained(f, SR_STREAM_LOGS, SR_CONSUMER_LOGS);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM events"), want);
-    assert_int_equal(query_long(f->pg, "SELECT count(DISTINCT id) FROM events"), want);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM ingest_batches WHERE agent_id = 'agent-l'"), batches);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM events"), want);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(DISTINCT id) FROM events"), want);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM ingest_batches WHERE agent_id = 'agent-l'"), batches);
     assert_int_equal(atomic_load(&f->stats.duplicates_skipped), 1);
     /* mappings */
     long per = (long)batches * (records / 3);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM events WHERE source_type = 'auth' AND severity = 2 AND "
+    assert_int_equal(srtest_pg_long(f->pg,
+                                    "SELECT count(*) FROM events WHERE source_type = 'auth' AND severity = 2 AND "
                                        "severity_text = 'info' AND outcome = 'failure' AND action = 'ssh_login' AND "
                                        "src_ip = '198.51.100.7'::inet AND user_name = 'admin' AND "
                                        "fields->>'src_port' = '52144' AND fields->>'facility' = '10' AND "
                                        "fields->>'log.path' = '/var/log/auth.log' AND agent_id = 'agent-l' AND "
                                        "host = 'bastion' AND program = 'sshd' AND pid >= 800"),
                      per);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM events WHERE action = 'sudo' AND severity = 2 AND "
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM events WHERE action = 'sudo' AND severity = 2 AND "
                                        "severity_text = 'notice' AND src_ip IS NULL AND "
                                        "fields @> '{\"src_ip\":\"bogus-address\"}' AND "
                                        "fields @> '{\"sudo.command\":\"/usr/bin/systemctl restart nginx\"}'"),
                      per);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM events WHERE source_type = 'syslog' AND severity = 4 "
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM events WHERE source_type = 'syslog' AND severity = 4 "
                                        "AND severity_text = 'err' AND pid IS NULL"),
                      per);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM events WHERE time > now() - interval '2 minutes' AND "
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM events WHERE time > now() - interval '2 minutes' AND "
                                        "time < now()"),
                      want);
     /* full text: the address whole, a sudo command path whole, a record found by its words */
@@ -434,9 +404,9 @@ static void test_log_batches(void **state) {
                                  "'killed' & 'java' & '7.2'"),
                      1);
     /* dead letters with reasons */
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM dead_letters WHERE reason LIKE '%Sr-Agent-Id%'"), 1);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM dead_letters WHERE reason LIKE '%not a valid%'"), 1);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM dead_letters WHERE reason LIKE '%not logs%' AND "
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM dead_letters WHERE reason LIKE '%Sr-Agent-Id%'"), 1);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM dead_letters WHERE reason LIKE '%not a valid%'"), 1);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM dead_letters WHERE reason LIKE '%not logs%' AND "
                                        "headers->>'Nats-Msg-Id' = 'metrics-1'"),
                      1);
 }
@@ -454,10 +424,10 @@ static void test_abrupt_stop_and_restart(void **state) {
     long want = (long)batches * records + 4 * (long)s.n;
     start_ingest(f, 1, 1, 4);
     int64_t deadline = sr_mono_ms() + DEADLINE_MS;
-    while (sr_mono_ms() < deadline && query_long(f->pg, "SELECT count(*) FROM events") == 0)
+    while (sr_mono_ms() < deadline && srtest_pg_long(f->pg, "SELECT count(*) FROM events") == 0)
         sr_sleep_ms(5);
     sr_ingest_abort(f->ing);
-    long mid = query_long(f->pg, "SELECT count(*) FROM events");
+    long mid = srtest_pg_long(f->pg, "SELECT count(*) FROM events");
     print_message("aborted with %ld of %ld rows, %" PRIu64 " messages acknowledged\n", mid, want,
                   atomic_load(&f->stats.messages_acked));
     assert_true(mid > 0);
@@ -465,15 +435,15 @@ static void test_abrupt_stop_and_restart(void **state) {
 
     /* restart: the unacknowledged messages come back after the ack wait and are skipped */
     start_ingest(f, 2, 1, 64);
-    wait_long(f->pg, "SELECT count(*) FROM events", want);
+    srtest_pg_wait_long(f->pg, "SELECT count(*) FROM events", want, DEADLINE_MS);
     wait_drained(f, SR_STREAM_LOGS, SR_CONSUMER_LOGS);
     wait_drained(f, SR_STREAM_SECURITY, SR_CONSUMER_FALCO);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM events"), want);
-    assert_int_equal(query_long(f->pg, "SELECT count(DISTINCT id) FROM events"), want);
-    assert_int_equal(query_long(f->pg, "SELECT count(DISTINCT (source_type, message, time)) FROM events WHERE "
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM events"), want);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(DISTINCT id) FROM events"), want);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(DISTINCT (source_type, message, time)) FROM events WHERE "
                                        "source_type <> 'falco_alert'"),
                      (long)batches * records);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM dead_letters"), 0);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM dead_letters"), 0);
     samples_free(&s);
 }
 

@@ -85,45 +85,13 @@ static void start_ingest(fx *f, int workers, int batch) {
     assert_int_equal(sr_ingest_start(&ic, f->nc, &f->stats, &f->ing), 0);
 }
 
-static long query_long(PGconn *pg, const char *sql) {
-    PGresult *r = PQexec(pg, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(pg));
-    int64_t n = -1;
-    if (!PQgetisnull(r, 0, 0) && sr_parse_i64(PQgetvalue(r, 0, 0), INT64_MIN, INT64_MAX, &n) < 0)
-        fail_msg("%s: not an integer", sql);
-    PQclear(r);
-    return n;
-}
-
-static char *query_text(PGconn *pg, const char *sql) {
-    PGresult *r = PQexec(pg, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(pg));
-    char *s = PQntuples(r) ? strdup(PQgetvalue(r, 0, 0)) : strdup("");
-    PQclear(r);
-    return s;
-}
-
-/* Polls until the query returns want (deadline DEADLINE_MS). */
-static void wait_long(PGconn *pg, const char *sql, long want) {
-    int64_t deadline = sr_mono_ms() + DEADLINE_MS;
-    long got = -2;
-    while (sr_mono_ms() < deadline) {
-        got = query_long(pg, sql);
-        if (got == want)
-            return;
-        sr_sleep_ms(25);
-    }
-    fail_msg("timed out: %s returned %ld, want %ld", sql, got, want);
-}
 
 static void wait_text(PGconn *pg, const char *sql, const char *want) {
     int64_t deadline = sr_mono_ms() + DEADLINE_MS;
     char *got = NULL;
     while (sr_mono_ms() < deadline) {
         free(got);
-        got = query_text(pg, sql);
+        got = srtest_pg_text(pg, sql);
         if (strcmp(got, want) == 0) {
             free(got);
             return;
@@ -211,31 +179,31 @@ static void test_ingest_rows(void **state) {
     uint64_t epoch = UINT64_C(0x8000000000000001);
     for (int i = 1; i <= batches; i++)
         publish_batch(f, i % 2 ? "agent-a" : "agent-b", epoch, (uint64_t)i, points, NULL);
-    wait_long(f->pg, "SELECT count(*) FROM metrics", (long)batches * points);
+    srtest_pg_wait_long(f->pg, "SELECT count(*) FROM metrics", (long)batches * points, DEADLINE_MS);
     wait_stat(&f->stats.messages_acked, (uint64_t)batches);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM ingest_batches"), batches);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM ingest_batches WHERE epoch < 0"), batches);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM ingest_batches"), batches);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM ingest_batches WHERE epoch < 0"), batches);
     /* values: sum over seq of sum over i of (seq*1000 + i + 0.25) */
     double want = 0;
     for (int s = 1; s <= batches; s++)
         for (int i = 0; i < points; i++)
             want += point_value((uint64_t)s, i);
-    char *sum = query_text(f->pg, "SELECT sum(value)::text FROM metrics");
+    char *sum = srtest_pg_text(f->pg, "SELECT sum(value)::text FROM metrics");
     double got = 0;
     assert_int_equal(sr_parse_double(sum, &got), 0);
     assert_true(fabs(got - want) < 1e-6);
     free(sum);
     /* one exact row: agent, name, dim with quotes and backslash, value, time within a minute */
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM metrics WHERE agent_id = 'agent-a' AND "
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM metrics WHERE agent_id = 'agent-a' AND "
                                        "name = 'test.metric_0' AND dim = 'it''s \"quoted\"\\' AND value = 1000.25 "
                                        "AND time > now() - interval '2 minutes' AND time < now()"),
                      1);
     /* status is not checked here: this fixture's sweep marks hosts offline 1.5 s after their
      * last point, which a slow (sanitizer) run can reach before this line */
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM hosts WHERE hostname = 'host-of-' || agent_id "
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM hosts WHERE hostname = 'host-of-' || agent_id "
                                        "AND last_seen IS NOT NULL"),
                      2);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM dead_letters"), 0);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM dead_letters"), 0);
     assert_int_equal(atomic_load(&f->stats.points_written), (uint64_t)batches * points);
     assert_int_equal(atomic_load(&f->stats.messages_received), (uint64_t)batches);
     assert_true(atomic_load(&f->stats.batches_committed) >= 1);
@@ -265,16 +233,16 @@ static void test_redelivery_and_dead_letters(void **state) {
     publish_batch(f, "agent-r", 42, 2, 10, NULL);
     publish_batch(f, "agent-r", 42, 3, 10, NULL);
     wait_stat(&f->stats.messages_acked, 6);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM metrics"), 30);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM ingest_batches"), 3);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM dead_letters"), 2);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM dead_letters WHERE stream = 'TELEMETRY' AND "
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM metrics"), 30);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM ingest_batches"), 3);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM dead_letters"), 2);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM dead_letters WHERE stream = 'TELEMETRY' AND "
                                        "subject = 'telemetry.metrics.edge' AND stream_seq > 0 AND reason <> ''"),
                      2);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM dead_letters WHERE reason LIKE '%Sr-Agent-Id%' "
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM dead_letters WHERE reason LIKE '%Sr-Agent-Id%' "
                                        "AND payload = '\\x0801'::bytea"),
                      1);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM dead_letters WHERE headers->>'Nats-Msg-Id' = 'junk-1' "
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM dead_letters WHERE headers->>'Nats-Msg-Id' = 'junk-1' "
                                        "AND headers->>'Sr-Agent-Id' = 'agent-r'"),
                      1);
     assert_int_equal(atomic_load(&f->stats.duplicates_skipped), 1);
@@ -285,7 +253,7 @@ static void test_redelivery_and_dead_letters(void **state) {
     publish_batch(f, "agent-r", 42, 2, 10, "dup-3");
     start_ingest(f, 1, 256);
     wait_stat(&f->stats.messages_acked, 7);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM metrics"), 30);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM metrics"), 30);
 }
 
 static void test_abrupt_stop_and_restart(void **state) {
@@ -296,21 +264,21 @@ static void test_abrupt_stop_and_restart(void **state) {
     start_ingest(f, 1, 8);
     /* stop it mid-way: the batch in hand is committed but never acknowledged */
     int64_t deadline = sr_mono_ms() + DEADLINE_MS;
-    while (sr_mono_ms() < deadline && query_long(f->pg, "SELECT count(*) FROM metrics") == 0)
+    while (sr_mono_ms() < deadline && srtest_pg_long(f->pg, "SELECT count(*) FROM metrics") == 0)
         sr_sleep_ms(5);
     sr_ingest_abort(f->ing);
-    long mid = query_long(f->pg, "SELECT count(*) FROM metrics");
+    long mid = srtest_pg_long(f->pg, "SELECT count(*) FROM metrics");
     assert_true(mid > 0);
     uint64_t acked = atomic_load(&f->stats.messages_acked);
-    uint64_t committed_msgs = (uint64_t)query_long(f->pg, "SELECT count(*) FROM ingest_batches");
+    uint64_t committed_msgs = (uint64_t)srtest_pg_long(f->pg, "SELECT count(*) FROM ingest_batches");
     print_message("aborted with %ld of %d rows, %" PRIu64 " acked, %" PRIu64 " batches committed\n", mid,
                   batches * points, acked, committed_msgs);
     f->ing = sr_ingest_free(f->ing);
 
     /* restart: the unacknowledged batches come back after the ack wait and are skipped */
     start_ingest(f, 2, 256);
-    wait_long(f->pg, "SELECT count(*) FROM ingest_batches", batches);
-    wait_long(f->pg, "SELECT count(*) FROM metrics", (long)batches * points);
+    srtest_pg_wait_long(f->pg, "SELECT count(*) FROM ingest_batches", batches, DEADLINE_MS);
+    srtest_pg_wait_long(f->pg, "SELECT count(*) FROM metrics", (long)batches * points, DEADLINE_MS);
     /* drain: nothing pending or unacknowledged, and still exact */
     deadline = sr_mono_ms() + DEADLINE_MS;
     for (;;) {
@@ -324,10 +292,10 @@ static void test_abrupt_stop_and_restart(void **state) {
         assert_true(sr_mono_ms() < deadline);
         sr_sleep_ms(50);
     }
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM metrics"), (long)batches * points);
-    assert_int_equal(query_long(f->pg, "SELECT count(DISTINCT (agent_id, name, dim, time, value)) FROM metrics"),
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM metrics"), (long)batches * points);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(DISTINCT (agent_id, name, dim, time, value)) FROM metrics"),
                      (long)batches * points);
-    assert_int_equal(query_long(f->pg, "SELECT count(*) FROM dead_letters"), 0);
+    assert_int_equal(srtest_pg_long(f->pg, "SELECT count(*) FROM dead_letters"), 0);
 }
 
 static void publish_status(fx *f, const char *json) {
@@ -356,7 +324,7 @@ static void test_agents_and_commands(void **state) {
     publish_status(f, "{\"event\":\"hello\"}");
     publish_status(f, "{\"event\":\"hello\",\"agent_id\":\"agent-i\",\"hostname\":\"db-1\"}");
     wait_text(f->pg, "SELECT hostname FROM hosts WHERE agent_id = 'agent-i'", "db-1");
-    wait_long(f->pg, "SELECT count(*) FROM dead_letters WHERE stream = 'AGENTS'", 2);
+    srtest_pg_wait_long(f->pg, "SELECT count(*) FROM dead_letters WHERE stream = 'AGENTS'", 2, DEADLINE_MS);
 
     /* command results (core NATS) */
     PGresult *r = PQexec(f->pg, "INSERT INTO commands (command_id, agent_id, type, deadline_at, status) VALUES "
@@ -383,10 +351,11 @@ static void test_agents_and_commands(void **state) {
     wait_text(f->pg, "SELECT status FROM commands WHERE command_id = 'c1'", "succeeded");
     /* the sweep expires c3 and marks silent hosts offline */
     wait_text(f->pg, "SELECT status FROM commands WHERE command_id = 'c3'", "expired");
-    wait_long(f->pg, "SELECT count(*) FROM hosts WHERE status = 'offline'", 2);
+    srtest_pg_wait_long(f->pg, "SELECT count(*) FROM hosts WHERE status = 'offline'", 2, DEADLINE_MS);
     static const char junk[] = "[1,2";
     assert_int_equal(natsConnection_Publish(f->nc, "commands.results.agent-h", junk, (int)strlen(junk)), NATS_OK);
-    wait_long(f->pg, "SELECT count(*) FROM dead_letters WHERE subject = 'commands.results.agent-h'", 1);
+    srtest_pg_wait_long(f->pg, "SELECT count(*) FROM dead_letters WHERE subject = 'commands.results.agent-h'", 1,
+                        DEADLINE_MS);
 }
 
 int main(void) {

@@ -2,7 +2,6 @@
  * leases between racing runners, failures, a clean stop, hourly rollups checked against
  * aggregates computed here, retention by whole chunks (metrics, events, bookkeeping rows), and
  * the metrics API reading rollups, raw points or both. */
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -28,6 +27,7 @@
 #include "sr_parse.h"
 #include "sr_time.h"
 #include "srtest.h"
+#include "srtest_http.h"
 
 #define STEP_MS 15000LL
 #define HOUR_MS 3600000LL
@@ -53,36 +53,15 @@ static const sr_jobs_params k_params = {
 
 /* ---- SQL helpers ---- */
 
-static PGresult *sqlr(PGconn *db, const char *q, int n, const char *const *vals) {
-    PGresult *r = PQexecParams(db, q, n, NULL, vals, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", q, PQerrorMessage(db));
-    return r;
-}
-
-static void sql(PGconn *db, const char *q, int n, const char *const *vals) { PQclear(sqlr(db, q, n, vals)); }
-
-/* The single value of q as an integer; INT64_MIN when NULL. */
-static int64_t sql_i64(PGconn *db, const char *q, int n, const char *const *vals) {
-    PGresult *r = sqlr(db, q, n, vals);
-    if (PQntuples(r) != 1)
-        fail_msg("%s: %d rows, want 1", q, PQntuples(r));
-    int64_t v = INT64_MIN;
-    if (!PQgetisnull(r, 0, 0) && sr_parse_i64(PQgetvalue(r, 0, 0), INT64_MIN, INT64_MAX, &v) < 0)
-        fail_msg("%s: not an integer: %s", q, PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
 static void sql_text(PGconn *db, const char *q, int n, const char *const *vals, char *out, size_t outlen) {
-    PGresult *r = sqlr(db, q, n, vals);
+    PGresult *r = srtest_sqlr(db, q, n, vals);
     if (PQntuples(r) != 1)
         fail_msg("%s: %d rows, want 1", q, PQntuples(r));
     (void)snprintf(out, outlen, "%s", PQgetisnull(r, 0, 0) ? "(null)" : PQgetvalue(r, 0, 0));
     PQclear(r);
 }
 
-static int64_t db_now_ms(PGconn *db) { return sql_i64(db, "SELECT " MS("now()"), 0, NULL); }
+static int64_t db_now_ms(PGconn *db) { return srtest_sql_i64(db, "SELECT " MS("now()"), 0, NULL); }
 
 /* ---- fixture ---- */
 
@@ -111,11 +90,11 @@ static int setup(void **state) {
     assert_non_null(f);
     f->db = PQconnectdb(g_conninfo);
     assert_int_equal(PQstatus(f->db), CONNECTION_OK);
-    sql(f->db,
+    srtest_sql(f->db,
         "TRUNCATE jobs, hosts, metric_points, metric_series, metric_rollups_1h, events, ingest_batches, "
         "dead_letters, commands",
         0, NULL);
-    sql(f->db, "UPDATE metric_storage_state SET rollup_done_before = NULL, raw_kept_from = NULL", 0, NULL);
+    srtest_sql(f->db, "UPDATE metric_storage_state SET rollup_done_before = NULL, raw_kept_from = NULL", 0, NULL);
     *state = f;
     return 0;
 }
@@ -136,7 +115,7 @@ static void run_job(PGconn *db, const sr_jobs_def *def, const char *want_status,
     if (sr_jobs_register(db, &cfg, err, sizeof(err)) < 0)
         fail_msg("%s", err);
     const char *v[] = {def->name};
-    sql(db, "UPDATE jobs SET next_run_at = now() WHERE name = $1", 1, v);
+    srtest_sql(db, "UPDATE jobs SET next_run_at = now() WHERE name = $1", 1, v);
     int ran = 0, failed = 0;
     if (sr_jobs_run_due(db, &cfg, NULL, &ran, &failed, err, sizeof(err)) < 0)
         fail_msg("run_due: %s", err);
@@ -188,7 +167,7 @@ static void dataset_load(PGconn *db, dataset *d) {
     d->base = now / HOUR_MS * HOUR_MS - 40 * DAY_MS;
     d->n = (now - 60000 - d->base) / STEP_MS;
     d->nhours = (d->n * STEP_MS + HOUR_MS - 1) / HOUR_MS + 1;
-    PGresult *r = sqlr(db,
+    PGresult *r = srtest_sqlr(db,
                        "INSERT INTO metric_series (agent_id, name, dim) VALUES ('h1', 'cpu.usage_pct', 'cpu0'), "
                        "('h1', 'cpu.usage_pct', 'total') RETURNING id",
                        0, NULL);
@@ -254,7 +233,7 @@ static int64_t col_i64(const PGresult *r, int row, int col) {
 /* Every hour before upto has exactly one rollup row per series, equal to the aggregate computed
  * here; there are no others. */
 static void expect_rollups(PGconn *db, const dataset *d, int64_t upto) {
-    PGresult *r = sqlr(db,
+    PGresult *r = srtest_sqlr(db,
                        "SELECT series_id, " MS("time") ", min, max, avg, count FROM metric_rollups_1h "
                        "ORDER BY series_id, time",
                        0, NULL);
@@ -285,47 +264,15 @@ static void rollups_digest(PGconn *db, char *out, size_t outlen) {
 
 /* ---- HTTP ---- */
 
-typedef struct {
-    long status;
-    char *body;
-    size_t len;
-} http_resp;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
-    http_resp *r = ud;
-    size_t add = sz * n;
-    char *nb = realloc(r->body, r->len + add + 1);
-    if (!nb)
-        return 0;
-    memcpy(nb + r->len, p, add);
-    r->len += add;
-    nb[r->len] = '\0';
-    r->body = nb;
-    return add;
-}
-
 static json_t *get_json(int port, const char *path) {
-    http_resp r = {0};
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    char url[1024];
-    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK)
-        fail_msg("GET %s: %s", path, curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_easy_cleanup(c);
+    srtest_http_resp r = srtest_http(port, "GET", path, NULL, 0, 30);
     if (r.status != 200)
-        fail_msg("GET %s: %ld %s", path, r.status, r.body ? r.body : "");
+        fail_msg("GET %s: %ld %s", path, r.status, r.body);
     json_error_t je;
     json_t *j = json_loads(r.body, JSON_DECODE_ANY, &je);
     if (!j)
         fail_msg("GET %s: not JSON (%s)", path, je.text);
-    free(r.body);
+    srtest_http_resp_free(&r);
     return j;
 }
 
@@ -374,7 +321,7 @@ static void check_api(PGconn *db, const dataset *d, int64_t raw_from) {
     sr_api *api = NULL;
     assert_int_equal(sr_api_start(&cfg, &stats, NULL, &api), 0);
     int port = sr_api_port(api);
-    sql(db, "INSERT INTO hosts (agent_id, hostname) VALUES ('h1', 'h1')", 0, NULL);
+    srtest_sql(db, "INSERT INTO hosts (agent_id, hostname) VALUES ('h1', 'h1')", 0, NULL);
     const int total = 1; /* index of the dim "total" in the dataset */
     int64_t now = db_now_ms(db);
     char rf[40];
@@ -455,7 +402,7 @@ static void check_api(PGconn *db, const dataset *d, int64_t raw_from) {
 /* ---- tests ---- */
 
 static int search_stats_function_exists(PGconn *db) {
-    return (int)sql_i64(db, "SELECT (to_regprocedure('search_stats_refresh(integer)') IS NOT NULL)::integer", 0,
+    return (int)srtest_sql_i64(db, "SELECT (to_regprocedure('search_stats_refresh(integer)') IS NOT NULL)::integer", 0,
                         NULL);
 }
 
@@ -465,18 +412,18 @@ static void test_rollup_retention_and_api(void **state) {
     dataset d;
     dataset_load(db, &d);
     const int64_t loaded = 2 * d.n;
-    assert_int_equal(sql_i64(db, "SELECT count(*) FROM metric_points", 0, NULL), loaded);
+    assert_int_equal(srtest_sql_i64(db, "SELECT count(*) FROM metric_points", 0, NULL), loaded);
 
     char msg[1024];
     /* retention before any rollup drops nothing: raw points go only where rollups exist */
     run_job(db, &sr_jobs_metrics_retention, "ok", msg, sizeof(msg));
-    assert_int_equal(sql_i64(db, "SELECT count(*) FROM metric_points", 0, NULL), loaded);
+    assert_int_equal(srtest_sql_i64(db, "SELECT count(*) FROM metric_points", 0, NULL), loaded);
 
     const int64_t first_day = d.base / DAY_MS * DAY_MS; /* where the oldest chunk starts */
     int64_t before_ms = db_now_ms(db);
     run_job(db, &sr_jobs_metrics_rollup, "ok", msg, sizeof(msg));
     int64_t now = db_now_ms(db);
-    int64_t w = sql_i64(db, "SELECT " MS("rollup_done_before") " FROM metric_storage_state", 0, NULL);
+    int64_t w = srtest_sql_i64(db, "SELECT " MS("rollup_done_before") " FROM metric_storage_state", 0, NULL);
     /* the end of the last hour that ended at least rollup_delay ago */
     assert_int_equal(w % HOUR_MS, 0);
     assert_true(w == (before_ms - k_params.rollup_delay_ms) / HOUR_MS * HOUR_MS ||
@@ -488,7 +435,7 @@ static void test_rollup_retention_and_api(void **state) {
         fail_msg("message '%s' lacks '%s'", msg, want);
 
     run_job(db, &sr_jobs_metrics_retention, "ok", msg, sizeof(msg));
-    int64_t raw_from = sql_i64(db, "SELECT " MS("raw_kept_from") " FROM metric_storage_state", 0, NULL);
+    int64_t raw_from = srtest_sql_i64(db, "SELECT " MS("raw_kept_from") " FROM metric_storage_state", 0, NULL);
     now = db_now_ms(db);
     assert_int_equal(raw_from % DAY_MS, 0);
     assert_true(raw_from <= now - 30 * DAY_MS);
@@ -500,15 +447,15 @@ static void test_rollup_retention_and_api(void **state) {
     char rb[24];
     (void)snprintf(rb, sizeof(rb), "%lld", (long long)raw_from);
     const char *v[] = {rb};
-    assert_int_equal(sql_i64(db, "SELECT count(*) FROM metric_points WHERE time < timestamptz 'epoch' + "
+    assert_int_equal(srtest_sql_i64(db, "SELECT count(*) FROM metric_points WHERE time < timestamptz 'epoch' + "
                                  "$1::bigint * interval '1 millisecond'",
                              1, v),
                      0);
     int64_t kept = 0;
     for (int64_t i = 0; i < d.n; i++)
         kept += d.base + i * STEP_MS >= raw_from;
-    assert_int_equal(sql_i64(db, "SELECT count(*) FROM metric_points", 0, NULL), 2 * kept);
-    assert_int_equal(sql_i64(db,
+    assert_int_equal(srtest_sql_i64(db, "SELECT count(*) FROM metric_points", 0, NULL), 2 * kept);
+    assert_int_equal(srtest_sql_i64(db,
                              "SELECT " MS("min(range_start)") " FROM timescaledb_information.chunks "
                              "WHERE hypertable_name = 'metric_points'",
                              0, NULL),
@@ -524,10 +471,10 @@ static void test_rollup_retention_and_api(void **state) {
         fail_msg("rerun: %s", msg);
     rollups_digest(db, after, sizeof(after));
     assert_string_equal(before, after);
-    assert_int_equal(sql_i64(db, "SELECT count(*) FROM metric_points", 0, NULL), 2 * kept);
-    assert_int_equal(sql_i64(db, "SELECT " MS("raw_kept_from") " FROM metric_storage_state", 0, NULL), raw_from);
+    assert_int_equal(srtest_sql_i64(db, "SELECT count(*) FROM metric_points", 0, NULL), 2 * kept);
+    assert_int_equal(srtest_sql_i64(db, "SELECT " MS("raw_kept_from") " FROM metric_storage_state", 0, NULL), raw_from);
     /* rolling the same hours up again replaces them with the same rows */
-    sql(db, "SELECT metric_rollup_hours(now() - interval '2 days', now() - interval '1 day', false)", 0, NULL);
+    srtest_sql(db, "SELECT metric_rollup_hours(now() - interval '2 days', now() - interval '1 day', false)", 0, NULL);
     rollups_digest(db, after, sizeof(after));
     assert_string_equal(before, after);
 
@@ -538,7 +485,7 @@ static void test_rollup_retention_and_api(void **state) {
     char lt[24];
     (void)snprintf(lt, sizeof(lt), "%lld", (long long)late);
     const char *lv[] = {lt};
-    sql(db,
+    srtest_sql(db,
         "INSERT INTO metrics (time, agent_id, name, dim, value) VALUES "
         "(timestamptz 'epoch' + $1::bigint * interval '1 millisecond', 'h1', 'cpu.usage_pct', 'total', 1000.5)",
         1, lv);
@@ -547,8 +494,8 @@ static void test_rollup_retention_and_api(void **state) {
     if (!strstr(msg, "dropped 1 raw chunks"))
         fail_msg("late point: %s", msg);
     expect_rollups(db, &d, w);
-    assert_int_equal(sql_i64(db, "SELECT count(*) FROM metric_points", 0, NULL), 2 * kept);
-    assert_int_equal(sql_i64(db, "SELECT " MS("raw_kept_from") " FROM metric_storage_state", 0, NULL), raw_from);
+    assert_int_equal(srtest_sql_i64(db, "SELECT count(*) FROM metric_points", 0, NULL), 2 * kept);
+    assert_int_equal(srtest_sql_i64(db, "SELECT " MS("raw_kept_from") " FROM metric_storage_state", 0, NULL), raw_from);
     dataset_free(&d);
 }
 
@@ -602,7 +549,7 @@ static void *race_main(void *arg) {
 static void wait_until(PGconn *db, const char *q, int64_t want, int64_t timeout_ms) {
     int64_t deadline = sr_mono_ms() + timeout_ms;
     int64_t got;
-    while ((got = sql_i64(db, q, 0, NULL)) != want) {
+    while ((got = srtest_sql_i64(db, q, 0, NULL)) != want) {
         if (sr_mono_ms() > deadline)
             fail_msg("%s: %lld after %lld ms, want %lld", q, (long long)got, (long long)timeout_ms, (long long)want);
         sr_sleep_ms(20);
@@ -627,7 +574,7 @@ static void test_racing_runners(void **state) {
 
     /* two runners on their own connections, released together */
     for (int round = 0; round < 3; round++) {
-        sql(f->db, "UPDATE jobs SET next_run_at = now()", 0, NULL);
+        srtest_sql(f->db, "UPDATE jobs SET next_run_at = now()", 0, NULL);
         for (int i = 0; i < 4; i++)
             atomic_store(&counts[i], 0);
         pthread_barrier_t barrier;
@@ -647,12 +594,12 @@ static void test_racing_runners(void **state) {
                 fail_msg("round %d: job %d ran %d times", round, i, atomic_load(&counts[i]));
         char q[128];
         (void)snprintf(q, sizeof(q), "SELECT count(*) FROM jobs WHERE runs = %d AND last_status = 'ok'", round + 1);
-        assert_int_equal(sql_i64(f->db, q, 0, NULL), 4);
+        assert_int_equal(srtest_sql_i64(f->db, q, 0, NULL), 4);
     }
-    assert_int_equal(sql_i64(f->db, "SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL", 0, NULL), 0);
+    assert_int_equal(srtest_sql_i64(f->db, "SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL", 0, NULL), 0);
 
     /* two runner threads polling every 20 ms */
-    sql(f->db, "UPDATE jobs SET next_run_at = now()", 0, NULL);
+    srtest_sql(f->db, "UPDATE jobs SET next_run_at = now()", 0, NULL);
     for (int i = 0; i < 4; i++)
         atomic_store(&counts[i], 0);
     ca.pg_conninfo = cb.pg_conninfo = g_conninfo;
@@ -666,7 +613,7 @@ static void test_racing_runners(void **state) {
     b = sr_jobs_free(b);
     for (int i = 0; i < 4; i++)
         assert_int_equal(atomic_load(&counts[i]), 1);
-    assert_int_equal(sql_i64(f->db, "SELECT count(*) FROM jobs WHERE runs = 4", 0, NULL), 4);
+    assert_int_equal(srtest_sql_i64(f->db, "SELECT count(*) FROM jobs WHERE runs = 4", 0, NULL), 4);
 }
 
 static int steal_job(sr_jobs_run *run, const void *params, char *msg, size_t msglen, char *err, size_t errlen) {
@@ -691,7 +638,7 @@ static void test_leases(void **state) {
     assert_int_equal(sr_jobs_register(f->db, &cfg, err, sizeof(err)), 0);
 
     /* held by a runner that is gone: not before its lease expires */
-    sql(f->db,
+    srtest_sql(f->db,
         "UPDATE jobs SET lease_owner = 'crashed-core', lease_until = now() + interval '1 hour', "
         "last_status = 'running', next_run_at = now() - interval '1 minute'",
         0, NULL);
@@ -699,11 +646,11 @@ static void test_leases(void **state) {
     assert_int_equal(sr_jobs_run_due(f->db, &cfg, NULL, &ran, NULL, err, sizeof(err)), 0);
     assert_int_equal(ran, 0);
     assert_int_equal(atomic_load(&counts[0]), 0);
-    sql(f->db, "UPDATE jobs SET lease_until = now() - interval '1 second'", 0, NULL);
+    srtest_sql(f->db, "UPDATE jobs SET lease_until = now() - interval '1 second'", 0, NULL);
     assert_int_equal(sr_jobs_run_due(f->db, &cfg, NULL, &ran, NULL, err, sizeof(err)), 0);
     assert_int_equal(ran, 1);
     assert_int_equal(atomic_load(&counts[0]), 1);
-    assert_int_equal(sql_i64(f->db,
+    assert_int_equal(srtest_sql_i64(f->db,
                              "SELECT count(*) FROM jobs WHERE lease_owner IS NULL AND lease_until IS NULL "
                              "AND last_status = 'ok' AND runs = 1 AND next_run_at > now() + interval '59 minutes'",
                              0, NULL),
@@ -797,7 +744,7 @@ static void test_failures(void **state) {
     assert_int_equal(ran, 5);
     assert_int_equal(failed, 4);
     /* an error cut inside a character is stored without the partial character */
-    assert_int_equal(sql_i64(f->db, "SELECT length(last_error) FROM jobs WHERE name = 'fail_e'", 0, NULL), 510);
+    assert_int_equal(srtest_sql_i64(f->db, "SELECT length(last_error) FROM jobs WHERE name = 'fail_e'", 0, NULL), 510);
     assert_int_equal(PQtransactionStatus(f->db), PQTRANS_IDLE);
 
     static const char *const want[4][2] = {
@@ -824,15 +771,15 @@ static void test_failures(void **state) {
                        "last_duration_ms >= 0 AND (last_error IS NULL) = %s",
                        is_err, is_err ? "20 seconds" : "59 minutes", is_err ? "40 seconds" : "61 minutes",
                        is_err ? "false" : "true");
-        assert_int_equal(sql_i64(f->db, q, 1, v), 1);
+        assert_int_equal(srtest_sql_i64(f->db, q, 1, v), 1);
     }
     /* nothing is due until the retry; then the failure counts again */
     assert_int_equal(sr_jobs_run_due(f->db, &cfg, NULL, &ran, &failed, err, sizeof(err)), 0);
     assert_int_equal(ran, 0);
-    sql(f->db, "UPDATE jobs SET next_run_at = now() WHERE name = 'fail_a'", 0, NULL);
+    srtest_sql(f->db, "UPDATE jobs SET next_run_at = now() WHERE name = 'fail_a'", 0, NULL);
     assert_int_equal(sr_jobs_run_due(f->db, &cfg, NULL, &ran, &failed, err, sizeof(err)), 0);
     assert_int_equal(ran, 1);
-    assert_int_equal(sql_i64(f->db, "SELECT failures FROM jobs WHERE name = 'fail_a'", 0, NULL), 2);
+    assert_int_equal(srtest_sql_i64(f->db, "SELECT failures FROM jobs WHERE name = 'fail_a'", 0, NULL), 2);
 }
 
 static int sleep_job(sr_jobs_run *run, const void *params, char *msg, size_t msglen, char *err, size_t errlen) {
@@ -866,7 +813,7 @@ static void test_stop_interrupts(void **state) {
     sql_text(f->db, "SELECT last_status || ': ' || last_error FROM jobs", 0, NULL, text, sizeof(text));
     if (!strstr(text, "error: interrupted: runner stopping"))
         fail_msg("%s", text);
-    assert_int_equal(sql_i64(f->db,
+    assert_int_equal(srtest_sql_i64(f->db,
                              "SELECT count(*) FROM jobs WHERE lease_owner IS NULL AND next_run_at <= now()", 0, NULL),
                      1);
 }
@@ -891,7 +838,7 @@ static void test_builtin_runner(void **state) {
         assert_string_equal(text, "refreshed (sample_rows 100000): 0");
     else
         assert_string_equal(text, "skipped: function search_stats_refresh(integer) missing");
-    assert_int_equal(sql_i64(f->db, "SELECT floor(extract(epoch from run_interval))::bigint FROM jobs "
+    assert_int_equal(srtest_sql_i64(f->db, "SELECT floor(extract(epoch from run_interval))::bigint FROM jobs "
                                     "WHERE name = 'metrics_rollup'",
                              0, NULL),
                      300);
@@ -903,27 +850,28 @@ static void test_events_retention(void **state) {
     static const char *const days[] = {"100", "91", "89", "1", "0"};
     for (size_t i = 0; i < sizeof(days) / sizeof(days[0]); i++) {
         const char *v[] = {days[i]};
-        sql(f->db,
+        srtest_sql(f->db,
             "INSERT INTO events (time, id, source_type, message, search) VALUES "
             "(now() - $1::integer * interval '1 day', gen_random_uuid(), 'syslog', 'm', to_tsvector('simple', 'm'))",
             1, v);
     }
-    sql(f->db,
+    srtest_sql(f->db,
         "INSERT INTO metrics (time, agent_id, name, dim, value) VALUES (now() - interval '100 days', 'h1', 'x', '', 1)",
         0, NULL);
     char msg[512];
     run_job(f->db, &sr_jobs_events_retention, "ok", msg, sizeof(msg));
     assert_string_equal(msg, "dropped 2 event chunks");
-    assert_int_equal(sql_i64(f->db, "SELECT count(*) FROM events", 0, NULL), 3);
-    assert_int_equal(sql_i64(f->db, "SELECT count(*) FROM events WHERE time < now() - interval '90 days'", 0, NULL),
-                     0);
-    assert_int_equal(sql_i64(f->db,
+    assert_int_equal(srtest_sql_i64(f->db, "SELECT count(*) FROM events", 0, NULL), 3);
+    assert_int_equal(
+        srtest_sql_i64(f->db, "SELECT count(*) FROM events WHERE time < now() - interval '90 days'", 0, NULL),
+        0);
+    assert_int_equal(srtest_sql_i64(f->db,
                              "SELECT count(*) FROM events WHERE time BETWEEN now() - interval '89 days 1 minute' "
                              "AND now() - interval '88 days'",
                              0, NULL),
                      1);
     /* other tables are not touched */
-    assert_int_equal(sql_i64(f->db, "SELECT count(*) FROM metric_points", 0, NULL), 1);
+    assert_int_equal(srtest_sql_i64(f->db, "SELECT count(*) FROM metric_points", 0, NULL), 1);
     run_job(f->db, &sr_jobs_events_retention, "ok", msg, sizeof(msg));
     assert_string_equal(msg, "dropped 0 event chunks");
 }
@@ -932,18 +880,18 @@ static void test_row_retention(void **state) {
     fixture *f = *state;
     PGconn *db = f->db;
     /* more old keys than one delete statement takes */
-    sql(db,
+    srtest_sql(db,
         "INSERT INTO ingest_batches (agent_id, epoch, seq, committed_at) SELECT 'a1', 1, g, now() - interval '8 days' "
         "FROM generate_series(1, 10500) g",
         0, NULL);
-    sql(db, "INSERT INTO ingest_batches (agent_id, epoch, seq, committed_at) VALUES ('a1', 2, 1, now() - "
+    srtest_sql(db, "INSERT INTO ingest_batches (agent_id, epoch, seq, committed_at) VALUES ('a1', 2, 1, now() - "
             "interval '6 days'), ('a2', 1, 1, now())",
         0, NULL);
-    sql(db,
+    srtest_sql(db,
         "INSERT INTO dead_letters (received_at, reason) VALUES (now() - interval '31 days', 'old'), "
         "(now() - interval '1 day', 'new')",
         0, NULL);
-    sql(db,
+    srtest_sql(db,
         "INSERT INTO commands (command_id, agent_id, type, deadline_at, status, updated_at) VALUES "
         "('c-old-done', 'a1', 'ping', now(), 'succeeded', now() - interval '31 days'), "
         "('c-old-failed', 'a1', 'ping', now(), 'expired', now() - interval '40 days'), "
@@ -953,7 +901,7 @@ static void test_row_retention(void **state) {
     char msg[512];
     run_job(db, &sr_jobs_ingest_batches_retention, "ok", msg, sizeof(msg));
     assert_string_equal(msg, "deleted 10500 ingest_batches rows");
-    assert_int_equal(sql_i64(db, "SELECT count(*) FROM ingest_batches", 0, NULL), 2);
+    assert_int_equal(srtest_sql_i64(db, "SELECT count(*) FROM ingest_batches", 0, NULL), 2);
     run_job(db, &sr_jobs_dead_letters_retention, "ok", msg, sizeof(msg));
     assert_string_equal(msg, "deleted 1 dead letters");
     char left[128];
@@ -973,35 +921,36 @@ static void test_search_stats_hook(void **state) {
     /* the migrations may provide the function (0006): set it aside for the missing case */
     int provided = search_stats_function_exists(f->db);
     if (provided)
-        sql(f->db, "ALTER FUNCTION search_stats_refresh(integer) RENAME TO search_stats_refresh_provided", 0, NULL);
+        srtest_sql(f->db, "ALTER FUNCTION search_stats_refresh(integer) RENAME TO search_stats_refresh_provided", 0,
+                   NULL);
     run_job(f->db, &sr_jobs_search_stats_refresh, "ok", msg, sizeof(msg));
     assert_string_equal(msg, "skipped: function search_stats_refresh(integer) missing");
     /* once a function exists, the job calls it with sample_rows */
-    sql(f->db, "CREATE TABLE search_stats_calls (sample_rows integer)", 0, NULL);
-    sql(f->db,
+    srtest_sql(f->db, "CREATE TABLE search_stats_calls (sample_rows integer)", 0, NULL);
+    srtest_sql(f->db,
         "CREATE FUNCTION search_stats_refresh(sample_rows integer) RETURNS void LANGUAGE sql AS "
         "$$ INSERT INTO search_stats_calls VALUES (sample_rows) $$",
         0, NULL);
     run_job(f->db, &sr_jobs_search_stats_refresh, "ok", msg, sizeof(msg));
     assert_string_equal(msg, "refreshed (sample_rows 1234)");
-    assert_int_equal(sql_i64(f->db, "SELECT sum(sample_rows) FROM search_stats_calls", 0, NULL), 1234);
+    assert_int_equal(srtest_sql_i64(f->db, "SELECT sum(sample_rows) FROM search_stats_calls", 0, NULL), 1234);
     /* a failing function is the job's failure */
-    sql(f->db, "DROP FUNCTION search_stats_refresh(integer)", 0, NULL);
-    sql(f->db,
+    srtest_sql(f->db, "DROP FUNCTION search_stats_refresh(integer)", 0, NULL);
+    srtest_sql(f->db,
         "CREATE FUNCTION search_stats_refresh(sample_rows integer) RETURNS bigint LANGUAGE plpgsql AS "
         "$$ BEGIN RAISE EXCEPTION 'stats broken'; END $$",
         0, NULL);
     run_job(f->db, &sr_jobs_search_stats_refresh, "error", msg, sizeof(msg));
     if (!strstr(msg, "stats broken"))
         fail_msg("%s", msg);
-    sql(f->db, "DROP FUNCTION search_stats_refresh(integer)", 0, NULL);
-    sql(f->db, "DROP TABLE search_stats_calls", 0, NULL);
+    srtest_sql(f->db, "DROP FUNCTION search_stats_refresh(integer)", 0, NULL);
+    srtest_sql(f->db, "DROP TABLE search_stats_calls", 0, NULL);
     if (!provided)
         return;
     /* the function of the migrations, on two events */
-    sql(f->db, "ALTER FUNCTION search_stats_refresh_provided(integer) RENAME TO search_stats_refresh", 0, NULL);
+    srtest_sql(f->db, "ALTER FUNCTION search_stats_refresh_provided(integer) RENAME TO search_stats_refresh", 0, NULL);
     for (int i = 0; i < 2; i++)
-        sql(f->db,
+        srtest_sql(f->db,
             "INSERT INTO events (time, id, source_type, message, search) VALUES "
             "(now(), gen_random_uuid(), 'syslog', 'sshd accepted', to_tsvector('simple', 'sshd accepted'))",
             0, NULL);
@@ -1010,7 +959,7 @@ static void test_search_stats_hook(void **state) {
 }
 
 int main(void) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    srtest_http_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_rollup_retention_and_api, setup, teardown),
         cmocka_unit_test_setup_teardown(test_racing_runners, setup, teardown),
@@ -1023,6 +972,6 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_search_stats_hook, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-    curl_global_cleanup();
+    srtest_http_cleanup();
     return rc;
 }

@@ -33,28 +33,6 @@ typedef struct {
     char name[3][64];   /* the same without the schema */
 } fixture;
 
-/* ---- SQL helpers ---- */
-
-static PGresult *sqlr(PGconn *db, const char *q, int n, const char *const *vals) {
-    PGresult *r = PQexecParams(db, q, n, NULL, vals, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", q, PQerrorMessage(db));
-    return r;
-}
-
-static void sql(PGconn *db, const char *q, int n, const char *const *vals) { PQclear(sqlr(db, q, n, vals)); }
-
-static int64_t sql_i64(PGconn *db, const char *q, int n, const char *const *vals) {
-    PGresult *r = sqlr(db, q, n, vals);
-    if (PQntuples(r) != 1)
-        fail_msg("%s: %d rows, want 1", q, PQntuples(r));
-    int64_t v = INT64_MIN;
-    if (!PQgetisnull(r, 0, 0) && sr_parse_i64(PQgetvalue(r, 0, 0), INT64_MIN, INT64_MAX, &v) < 0)
-        fail_msg("%s: not an integer: %s", q, PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
 /* ---- fixture ---- */
 
 static int group_setup(void **state) {
@@ -85,7 +63,7 @@ static int setup(void **state) {
     assert_non_null(f);
     f->db = PQconnectdb(g_conninfo);
     assert_int_equal(PQstatus(f->db), CONNECTION_OK);
-    sql(f->db, "TRUNCATE jobs, events", 0, NULL);
+    srtest_sql(f->db, "TRUNCATE jobs, events", 0, NULL);
     char rows[24], every[24];
     (void)snprintf(rows, sizeof(rows), "%d", ROWS_PER_CHUNK);
     (void)snprintf(every, sizeof(every), "%d", SHADOW_EVERY);
@@ -93,7 +71,7 @@ static int setup(void **state) {
         char d[8];
         (void)snprintf(d, sizeof(d), "%d", days_back);
         const char *v[] = {d, rows, every};
-        sql(f->db,
+        srtest_sql(f->db,
             "INSERT INTO events (time, id, host, source_type, message, search) "
             "SELECT t, gen_random_uuid(), 'web1', 'auth', m, to_tsvector('simple', m) "
             "FROM (SELECT date_bin('1 day', now() - $1::integer * interval '1 day', timestamptz 'epoch') "
@@ -103,7 +81,7 @@ static int setup(void **state) {
             "      FROM generate_series(1, $2::integer) AS g) AS s",
             3, v);
     }
-    PGresult *r = sqlr(f->db,
+    PGresult *r = srtest_sqlr(f->db,
                        "SELECT chunk_schema, chunk_name FROM timescaledb_information.chunks "
                        "WHERE hypertable_name = 'events' ORDER BY range_start",
                        0, NULL);
@@ -114,7 +92,7 @@ static int setup(void **state) {
     }
     PQclear(r);
     /* the hypertable itself has no trigram index: ingest never maintains one */
-    assert_int_equal(sql_i64(f->db,
+    assert_int_equal(srtest_sql_i64(f->db,
                              "SELECT count(*) FROM pg_index i JOIN pg_opclass oc ON oc.oid = ANY (i.indclass) "
                              "WHERE i.indrelid = 'events'::regclass AND oc.opcname = 'gin_trgm_ops'",
                              0, NULL),
@@ -139,12 +117,12 @@ static void run_trgm(PGconn *db, int64_t closed_ms, int64_t max_chunks, char *ms
     char err[1024];
     if (sr_jobs_register(db, &cfg, err, sizeof(err)) < 0)
         fail_msg("%s", err);
-    sql(db, "UPDATE jobs SET next_run_at = now() WHERE name = 'events_trgm_index'", 0, NULL);
+    srtest_sql(db, "UPDATE jobs SET next_run_at = now() WHERE name = 'events_trgm_index'", 0, NULL);
     int ran = 0, failed = 0;
     if (sr_jobs_run_due(db, &cfg, NULL, &ran, &failed, err, sizeof(err)) < 0)
         fail_msg("run_due: %s", err);
     assert_int_equal(ran, 1);
-    PGresult *r = sqlr(db,
+    PGresult *r = srtest_sqlr(db,
                        "SELECT last_status, coalesce(last_error, ''), coalesce(last_message, '') FROM jobs "
                        "WHERE name = 'events_trgm_index'",
                        0, NULL);
@@ -159,13 +137,13 @@ static void run_trgm(PGconn *db, int64_t closed_ms, int64_t max_chunks, char *ms
  * gin_trgm_ops, 0 when it has no index of that name; fails on anything else. */
 static int has_trgm(PGconn *db, const char *chunk, const char *name) {
     const char *v[] = {chunk, name};
-    int64_t any = sql_i64(db,
+    int64_t any = srtest_sql_i64(db,
                           "SELECT count(*) FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
                           "WHERE i.indrelid = $1::regclass AND ic.relname = $2 || '_message_trgm'",
                           2, v);
     if (any == 0)
         return 0;
-    int64_t ok = sql_i64(db,
+    int64_t ok = srtest_sql_i64(db,
                          "SELECT count(*) FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
                          "JOIN pg_am am ON am.oid = ic.relam JOIN pg_opclass oc ON oc.oid = i.indclass[0] "
                          "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
@@ -187,7 +165,7 @@ static void expect_indexed(fixture *f, int d2, int d1, int d0) {
 
 /* The oids of the trigram indexes, to tell a rerun that changed nothing. */
 static void trgm_oids(PGconn *db, char *out, size_t outlen) {
-    PGresult *r = sqlr(db,
+    PGresult *r = srtest_sqlr(db,
                        "SELECT coalesce(string_agg(indexrelid::regclass::text || ':' || indexrelid::bigint, ',' "
                        "ORDER BY indexrelid), '') FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
                        "WHERE ic.relname LIKE '%\\_message\\_trgm'",
@@ -198,9 +176,9 @@ static void trgm_oids(PGconn *db, char *out, size_t outlen) {
 
 /* The plan of a substring search over the last three days, one line per row. */
 static void explain_shadow(PGconn *db, char *out, size_t outlen) {
-    sql(db, "ANALYZE events", 0, NULL);
-    sql(db, "SET enable_seqscan = off", 0, NULL);
-    PGresult *r = sqlr(db,
+    srtest_sql(db, "ANALYZE events", 0, NULL);
+    srtest_sql(db, "SET enable_seqscan = off", 0, NULL);
+    PGresult *r = srtest_sqlr(db,
                        "EXPLAIN (COSTS OFF) SELECT time, host, message FROM events "
                        "WHERE message ILIKE '%shadow%' AND time > now() - interval '3 days'",
                        0, NULL);
@@ -213,7 +191,7 @@ static void explain_shadow(PGconn *db, char *out, size_t outlen) {
         len += (size_t)n;
     }
     PQclear(r);
-    sql(db, "RESET enable_seqscan", 0, NULL);
+    srtest_sql(db, "RESET enable_seqscan", 0, NULL);
 }
 
 static void test_closed_chunks_indexed(void **state) {
@@ -266,13 +244,13 @@ static void test_closed_chunks_indexed(void **state) {
         fail_msg("the open chunk has a trigram index:\n%s", plan);
 
     /* and the search through those indexes finds every shadow event of the three days */
-    sql(f->db, "SET enable_seqscan = off", 0, NULL);
-    assert_int_equal(sql_i64(f->db,
+    srtest_sql(f->db, "SET enable_seqscan = off", 0, NULL);
+    assert_int_equal(srtest_sql_i64(f->db,
                              "SELECT count(*) FROM events WHERE message ILIKE '%shadow%' "
                              "AND time > now() - interval '3 days'",
                              0, NULL),
                      3 * (ROWS_PER_CHUNK / SHADOW_EVERY));
-    sql(f->db, "RESET enable_seqscan", 0, NULL);
+    srtest_sql(f->db, "RESET enable_seqscan", 0, NULL);
 
     /* the configuration's defaults reach the job's parameters: closed 1 h after the range ended
      * (not used above: D-1's chunk ended at midnight UTC, possibly less than an hour ago), 4 per run */
@@ -297,7 +275,7 @@ static void test_invalid_index_rebuilt(void **state) {
     assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
     PQclear(r);
     const char *v[] = {f->chunk[1], f->name[1]};
-    assert_int_equal(sql_i64(f->db,
+    assert_int_equal(srtest_sql_i64(f->db,
                              "SELECT count(*) FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
                              "WHERE i.indrelid = $1::regclass AND ic.relname = $2 || '_message_trgm' "
                              "AND NOT i.indisvalid",

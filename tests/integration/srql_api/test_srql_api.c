@@ -7,7 +7,6 @@
  * the real Falco alerts in testdata/falco and, when the third-party sample data beside the
  * repository is present ($SR_SHARED_DATA, default ../shared/data), of its log files; every golden
  * query of testdata/srql runs, and sort:relevance ranks by BM25. */
-#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
@@ -29,6 +28,7 @@
 #include "sr_time.h"
 #include "srql.h"
 #include "srtest.h"
+#include "srtest_http.h"
 
 static char g_conninfo[512];
 static PGconn *g_db;
@@ -38,49 +38,8 @@ static int g_port;
 
 /* ---- HTTP ---- */
 
-typedef struct {
-    long status;
-    char *body;
-    size_t len;
-} http_resp;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
-    http_resp *r = ud;
-    size_t add = sz * n;
-    char *nb = realloc(r->body, r->len + add + 1);
-    if (!nb)
-        return 0;
-    memcpy(nb + r->len, p, add);
-    r->len += add;
-    nb[r->len] = '\0';
-    r->body = nb;
-    return add;
-}
-
-static http_resp post_raw(const char *method, const char *body) {
-    http_resp r = {0};
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    char url[128];
-    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/v1/query", g_port);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    h = curl_slist_append(h, "Expect:");
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (strcmp(method, "POST") == 0) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK)
-        fail_msg("%s /api/v1/query: %s", method, curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return r;
+static srtest_http_resp post_raw(const char *method, const char *body) {
+    return srtest_http(g_port, method, "/api/v1/query", body, body ? strlen(body) : 0, 30);
 }
 
 /* Posts {"query": q, ...extra members} and returns the parsed answer; checks the status. */
@@ -98,7 +57,7 @@ static json_t *query_status(long want_status, const char *q, const char *extra_f
     }
     char *body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
-    http_resp r = post_raw("POST", body);
+    srtest_http_resp r = post_raw("POST", body);
     json_t *ans = json_loads(r.body ? r.body : "", 0, NULL);
     if (r.status != want_status || !ans)
         fail_msg("query %s: status %ld (want %ld): %s", body, r.status, want_status, r.body ? r.body : "");
@@ -543,7 +502,7 @@ static void test_errors(void **state) {
     assert_int_equal(json_integer_value(json_object_get(json_object_get(ans, "error"), "position")), 6);
     json_decref(ans);
     /* request shape */
-    http_resp r = post_raw("POST", "{\"query\":\"x\",\"bogus\":1}");
+    srtest_http_resp r = post_raw("POST", "{\"query\":\"x\",\"bogus\":1}");
     assert_int_equal(r.status, 400);
     free(r.body);
     r = post_raw("POST", "{\"limit\":5}");
@@ -712,7 +671,7 @@ static void test_golden_sql_runs(void **state) {
 }
 
 int main(void) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    srtest_http_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_required_queries), cmocka_unit_test(test_event_row_shape),
         cmocka_unit_test(test_pagination),       cmocka_unit_test(test_explain_and_injection),
@@ -721,6 +680,6 @@ int main(void) {
         cmocka_unit_test(test_golden_sql_runs),
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-    curl_global_cleanup();
+    srtest_http_cleanup();
     return rc;
 }

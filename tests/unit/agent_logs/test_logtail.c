@@ -23,6 +23,7 @@
 #include "sr_telemetry.h"
 #include "sr_time.h"
 #include "srtest.h"
+#include "srtest_logs.h"
 
 #define MAXL 4096
 
@@ -87,14 +88,7 @@ static void append(const char *path, const char *text) {
 static int collect(uint64_t seq, const uint8_t *data, size_t len, void *ud) {
     fx *f = ud;
     sr_telemetry_decoder *d = NULL;
-    assert_int_equal(sr_telemetry_decoder_new(&d), 0);
-    const sr_upload_batch *b = NULL;
-    char err[256];
-    int r = sr_telemetry_decode(d, data, len, "agent-1", 0, &b, err, sizeof(err));
-    if (r < 0)
-        fail_msg("batch %llu refused by the gateway's rules: %s", (unsigned long long)seq, err);
-    assert_int_equal(sr_telemetry_check_log_times(b, sr_now_unix_ms(), err, sizeof(err)), 0);
-    assert_int_equal(b->payload_case, SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_LOGS);
+    const sr_upload_batch *b = srtest_logs_decode(&d, seq, data, len);
     for (size_t i = 0; i < b->logs->n_records; i++) {
         assert_true(f->n < MAXL);
         assert_string_equal(b->logs->records[i]->source, "auth");
