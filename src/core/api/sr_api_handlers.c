@@ -180,7 +180,9 @@ static json_t *host_from_row(const PGresult *r, int i) {
 
 /* ---- hosts ---- */
 
-enum MHD_Result sr_api_get_hosts(sr_api *api, struct MHD_Connection *c) {
+/* Answers a JSON array with one object per row of query (its only parameter is the row limit). */
+static enum MHD_Result reply_list(sr_api *api, struct MHD_Connection *c, const char *query, const char *what,
+                                  json_t *(*from_row)(const PGresult *r, int i)) {
     enum MHD_Result done;
     _cleanup_(db_lease_release) db_lease l = {0};
     if (db_get(api, c, &l, &done) < 0)
@@ -188,16 +190,20 @@ enum MHD_Result sr_api_get_hosts(sr_api *api, struct MHD_Connection *c) {
     char lim[24];
     (void)snprintf(lim, sizeof(lim), "%d", SR_API_MAX_ROWS);
     const char *vals[] = {lim};
-    _cleanup_pgresult_ PGresult *r = exec_params(l.conn, q_hosts, 1, vals);
+    _cleanup_pgresult_ PGresult *r = exec_params(l.conn, query, 1, vals);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return db_fail(api, c, &l, "list hosts");
+        return db_fail(api, c, &l, what);
     json_t *arr = json_array();
     for (int i = 0; arr && i < PQntuples(r); i++)
-        if (json_array_append_new(arr, host_from_row(r, i)) < 0) {
+        if (json_array_append_new(arr, from_row(r, i)) < 0) {
             json_decref(arr);
             arr = NULL;
         }
     return sr_api_reply_json(api, c, MHD_HTTP_OK, arr);
+}
+
+enum MHD_Result sr_api_get_hosts(sr_api *api, struct MHD_Connection *c) {
+    return reply_list(api, c, q_hosts, "list hosts", host_from_row);
 }
 
 enum MHD_Result sr_api_get_host(sr_api *api, struct MHD_Connection *c, const sr_api_target *t) {
@@ -353,32 +359,18 @@ static json_t *int_or_null(const PGresult *r, int row, int col) {
     return json_integer((json_int_t)v);
 }
 
+static json_t *job_from_row(const PGresult *r, int i) {
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name", text_col(r, i, 0),
+                     "interval_s", int_or_null(r, i, 1), "next_run_at", time_or_null(r, i, 2), "last_started_at",
+                     time_or_null(r, i, 3), "last_finished_at", time_or_null(r, i, 4), "last_status",
+                     text_or_null(r, i, 5), "last_error", text_or_null(r, i, 6), "last_message",
+                     text_or_null(r, i, 7), "last_duration_ms", int_or_null(r, i, 8), "runs", int_or_null(r, i, 9),
+                     "failures", int_or_null(r, i, 10), "lease_owner", text_or_null(r, i, 11), "lease_until",
+                     time_or_null(r, i, 12));
+}
+
 enum MHD_Result sr_api_get_jobs(sr_api *api, struct MHD_Connection *c) {
-    enum MHD_Result done;
-    _cleanup_(db_lease_release) db_lease l = {0};
-    if (db_get(api, c, &l, &done) < 0)
-        return done;
-    char lim[24];
-    (void)snprintf(lim, sizeof(lim), "%d", SR_API_MAX_ROWS);
-    const char *vals[] = {lim};
-    _cleanup_pgresult_ PGresult *r = exec_params(l.conn, q_jobs, 1, vals);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return db_fail(api, c, &l, "list jobs");
-    json_t *arr = json_array();
-    for (int i = 0; arr && i < PQntuples(r); i++) {
-        json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name", text_col(r, i, 0),
-                              "interval_s", int_or_null(r, i, 1), "next_run_at", time_or_null(r, i, 2),
-                              "last_started_at", time_or_null(r, i, 3), "last_finished_at", time_or_null(r, i, 4),
-                              "last_status", text_or_null(r, i, 5), "last_error", text_or_null(r, i, 6),
-                              "last_message", text_or_null(r, i, 7), "last_duration_ms", int_or_null(r, i, 8),
-                              "runs", int_or_null(r, i, 9), "failures", int_or_null(r, i, 10), "lease_owner",
-                              text_or_null(r, i, 11), "lease_until", time_or_null(r, i, 12));
-        if (json_array_append_new(arr, o) < 0) {
-            json_decref(arr);
-            arr = NULL;
-        }
-    }
-    return sr_api_reply_json(api, c, MHD_HTTP_OK, arr);
+    return reply_list(api, c, q_jobs, "list jobs", job_from_row);
 }
 
 /* ---- commands ---- */
