@@ -11,8 +11,8 @@ export SR_CACHE ?= $(HOME)/.cache/serviceradar
 export SR_NATS_SERVER ?= $(SR_CACHE)/rootfs-trixie/usr/sbin/nats-server
 export SR_TEST_PG ?= host=127.0.0.1 port=55432 user=postgres dbname=postgres
 
-.PHONY: help deps devdb devdb-stop build build-asan web generate check-generated check test test-unit \
-        test-web test-valgrind test-asan test-e2e test-e2e-asan fuzz run bench-ingest bench-agent bench-search clean
+.PHONY: help deps devdb devdb-stop model build build-asan web generate check-generated check test test-unit \
+        test-web test-valgrind test-asan test-e2e test-e2e-asan fuzz run bench-ingest bench-agent bench-search bench-embed clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -26,16 +26,19 @@ devdb: deps ## create (once) and start the dev PostgreSQL 17 on 127.0.0.1:55432
 devdb-stop: ## stop the dev database
 	@scripts/devdb.sh stop
 
-$(BUILD)/build.ninja:
+model: deps ## fetch and verify the embedding model and ONNX Runtime into $SR_CACHE/embed (idempotent)
+	@scripts/model.sh
+
+$(BUILD)/build.ninja: | model
 	cmake -S . -B $(BUILD) -G Ninja -DSR_WERROR=ON
 
-build: deps $(BUILD)/build.ninja ## build everything into build/ (binaries in build/bin)
+build: deps model $(BUILD)/build.ninja ## build everything into build/ (binaries in build/bin)
 	ninja -C $(BUILD) -j$(JOBS)
 
-$(BUILD_ASAN)/build.ninja:
+$(BUILD_ASAN)/build.ninja: | model
 	CC=clang cmake -S . -B $(BUILD_ASAN) -G Ninja -DSR_WERROR=ON -DSR_SANITIZE=ON -DSR_FUZZ=ON
 
-build-asan: deps $(BUILD_ASAN)/build.ninja ## build with ASan + UBSan (clang) into build-asan/, fuzzers included
+build-asan: deps model $(BUILD_ASAN)/build.ninja ## build with ASan + UBSan (clang) into build-asan/, fuzzers included
 	ninja -C $(BUILD_ASAN) -j$(JOBS)
 
 web: deps ## build the web UI into web/dist
@@ -88,6 +91,9 @@ bench-agent: build devdb ## benchmark: the agent's idle footprint over 2 minutes
 
 bench-search: build devdb ## benchmark: 10M realistic events -> JetStream -> core -> PostgreSQL, then SRQL queries
 	@scripts/bench-search.sh $(BUILD)
+
+bench-embed: build ## benchmark: sentence embeddings on this machine's CPU (or GPU), batch 1/32/256
+	@scripts/bench-embed.sh $(BUILD)
 
 clean: ## remove build trees
 	rm -rf $(BUILD) $(BUILD_ASAN) web/dist

@@ -4,3 +4,20 @@ option(SR_SANITIZE "Build with ASan + UBSan" OFF)
 option(SR_FUZZ "Build libFuzzer targets (clang only)" OFF)
 option(SR_COLLECTOR_METRICS "Agent collector: host metrics from /proc and /sys" ON)
 option(SR_JOURNALD "Agent: read the systemd journal (needs libsystemd, found with pkg-config)" ON)
+
+# Sentence embeddings: `make model` (scripts/model.sh) caches the ONNX Runtime headers, the runtime
+# library and the model under $SR_CACHE/embed. The runtime is loaded with dlopen at run time, so
+# an operator can point the core at another build (a CUDA-enabled one) or another model.
+if(DEFINED ENV{SR_CACHE})
+  set(SR_CACHE_DIR "$ENV{SR_CACHE}")
+else()
+  set(SR_CACHE_DIR "$ENV{HOME}/.cache/serviceradar")
+endif()
+set(SR_ORT_INCLUDE_DIR "${SR_CACHE_DIR}/embed/ort/include" CACHE PATH "ONNX Runtime C API headers")
+set(SR_ORT_LIBRARY "${SR_CACHE_DIR}/embed/ort/lib/libonnxruntime.so.1" CACHE FILEPATH
+    "ONNX Runtime library the core loads by default")
+set(SR_EMBED_MODEL_DIR "${SR_CACHE_DIR}/embed/all-MiniLM-L6-v2" CACHE PATH "default embedding model directory")
+if(NOT EXISTS "${SR_ORT_INCLUDE_DIR}/onnxruntime_c_api.h")
+  message(FATAL_ERROR "ONNX Runtime headers not found in ${SR_ORT_INCLUDE_DIR}: run `make model` "
+                      "(or set SR_ORT_INCLUDE_DIR)")
+endif()

@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config git ca-certificates curl openssl
       libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libnats-dev libpq-dev
-      libmicrohttpd-dev libjansson-dev libcmocka-dev libssl-dev libcurl4-openssl-dev libsystemd-dev
+      libmicrohttpd-dev libjansson-dev libcmocka-dev libssl-dev libcurl4-openssl-dev libsystemd-dev libutf8proc-dev
       systemd-journal-remote
       clang llvm libfuzzer-14-dev libclang-rt-14-dev cppcheck clang-tidy valgrind
       nats-server debootstrap chromium postgresql-client python3 python3-pytest nodejs npm)

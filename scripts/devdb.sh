@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Dev database: PostgreSQL 17 + TimescaleDB, pgvector, Apache AGE, PostGIS in a cached
 # Debian 13 root filesystem, listening on 127.0.0.1 only.
-#   scripts/devdb.sh ensure|start|stop|status|psql [args]
+#   scripts/devdb.sh ensure|start|stop|status|psql [args]|nats-server-path|rootfs
 # Environment: SR_CACHE (default ~/.cache/serviceradar), SR_PGPORT (default 55432),
 #              SR_PGDATA (cluster directory inside the rootfs, default /var/lib/serviceradar/pg).
 set -euo pipefail
@@ -130,5 +130,6 @@ case "${1:-}" in
     status) status ;;
     psql) shift; mount_fs; in_root /usr/bin/psql -h 127.0.0.1 -p "$PORT" -U postgres "$@" ;;
     nats-server-path) ensure_rootfs; echo "$ROOT/usr/sbin/nats-server" ;;
-    *) echo "usage: $0 ensure|start|stop|status|psql [args]" >&2; exit 2 ;;
+    rootfs) ensure_rootfs; mount_fs; echo "$ROOT" ;;
+    *) echo "usage: $0 ensure|start|stop|status|psql [args]|nats-server-path|rootfs" >&2; exit 2 ;;
 esac

@@ -13,6 +13,7 @@
 
 #include "sr_core_config.h"
 #include "sr_core_stats.h"
+#include "sr_embed_cli.h"
 #include "sr_file.h"
 #include "sr_ingest.h"
 #include "sr_jobs_builtin.h"
@@ -28,6 +29,7 @@
 
 static void usage(FILE *out) {
     fprintf(out, "usage: serviceradar-core [-c FILE] [--check-config] [--print-default-config] [--version]\n"
+                 "       serviceradar-core embed --help    sentence embeddings from the command line\n"
                  "  -c, --config FILE         configuration file (key = value lines)\n"
                  "      --check-config        load and validate the configuration, print it, exit\n"
                  "      --print-default-config print a commented configuration with every default\n"
@@ -222,6 +224,8 @@ static int parse_cli(int argc, char **argv, cli *c) {
 }
 
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "embed") == 0)
+        return sr_embed_cli_main(argc - 1, argv + 1);
     cli args = {0};
     if (parse_cli(argc, argv, &args) < 0)
         return 2;

@@ -10,6 +10,12 @@
 #ifndef SR_MIGRATIONS_DIR
 #define SR_MIGRATIONS_DIR "migrations"
 #endif
+#ifndef SR_EMBED_MODEL_DIR
+#define SR_EMBED_MODEL_DIR "all-MiniLM-L6-v2"
+#endif
+#ifndef SR_ORT_LIBRARY
+#define SR_ORT_LIBRARY "libonnxruntime.so.1"
+#endif
 #ifndef SR_WEB_ROOT
 #define SR_WEB_ROOT "web/dist"
 #endif
@@ -110,6 +116,17 @@ static const sr_config_entry entries[] = {
       "dead letters are deleted after this many days"),
     E("retention.commands_days", SR_CFG_INT, retention_commands_days, "30", 1, 3650,
       "finished commands are deleted this many days after their last update"),
+    E("embed.model_dir", SR_CFG_STRING, embed_model_dir, "", 0, 0,
+      "sentence-embedding model: model.onnx + vocab.txt (or tokenizer.json); empty: the all-MiniLM-L6-v2 that "
+      "`make model` cached when this binary was built"),
+    E("embed.runtime", SR_CFG_STRING, embed_runtime, "", 0, 0,
+      "ONNX Runtime library (libonnxruntime.so) loaded at start; empty: the one `make model` cached"),
+    E("embed.provider", SR_CFG_STRING, embed_provider, "auto", 0, 0,
+      "auto (CUDA when an NVIDIA GPU and a CUDA-enabled runtime are present, else CPU), cpu or cuda"),
+    E("embed.precision", SR_CFG_STRING, embed_precision, "fp32", 0, 0,
+      "fp32 (model.onnx) or int8 (model_int8.onnx: faster on CPUs, slightly less exact)"),
+    E("embed.threads", SR_CFG_INT, embed_threads, "0", 0, 256, "inference threads; 0: the CPUs the core may use"),
+    E("embed.batch", SR_CFG_INT, embed_batch, "32", 1, 1024, "texts per inference call"),
 };
 #undef E
 
@@ -152,6 +169,14 @@ int sr_core_config_validate(const sr_core_config *c, char *err, size_t errlen) {
         snprintf(err, errlen, "retention.metrics_rollup_days must be at least retention.metrics_raw_days");
         return -EINVAL;
     }
+    if (strcmp(c->embed_precision, "fp32") != 0 && strcmp(c->embed_precision, "int8") != 0) {
+        snprintf(err, errlen, "embed.precision: \"%s\" is not fp32 or int8", c->embed_precision);
+        return -EINVAL;
+    }
+    if (sr_core_config_embed_provider(c, NULL) < 0) {
+        snprintf(err, errlen, "embed.provider: \"%s\" is not auto, cpu or cuda", c->embed_provider);
+        return -EINVAL;
+    }
     if (c->retention_ingest_batches_days * DAY_MS < c->telemetry_max_age_ms) {
         snprintf(err, errlen,
                  "retention.ingest_batches_days must cover nats.telemetry_max_age (a redelivered batch would be "
@@ -175,6 +200,25 @@ const char *sr_core_config_migrations_dir(const sr_core_config *c) {
 
 const char *sr_core_config_web_root(const sr_core_config *c) {
     return c->web_root && c->web_root[0] ? c->web_root : SR_WEB_ROOT;
+}
+
+const char *sr_core_config_embed_model_dir(const sr_core_config *c) {
+    return c->embed_model_dir && c->embed_model_dir[0] ? c->embed_model_dir : SR_EMBED_MODEL_DIR;
+}
+
+const char *sr_core_config_embed_runtime(const sr_core_config *c) {
+    return c->embed_runtime && c->embed_runtime[0] ? c->embed_runtime : SR_ORT_LIBRARY;
+}
+
+int sr_core_config_embed_provider(const sr_core_config *c, int *ret) {
+    static const char *const names[] = {"auto", "cpu", "cuda"};
+    for (int i = 0; i < 3; i++)
+        if (c->embed_provider && strcmp(c->embed_provider, names[i]) == 0) {
+            if (ret)
+                *ret = i;
+            return 0;
+        }
+    return -EINVAL;
 }
 
 void sr_core_config_free(sr_core_config *c) { sr_config_free(&sr_core_config_table, c); }

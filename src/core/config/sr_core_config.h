@@ -55,6 +55,12 @@ typedef struct {
     int64_t retention_ingest_batches_days;
     int64_t retention_dead_letters_days;
     int64_t retention_commands_days;
+    char *embed_model_dir;
+    char *embed_runtime;
+    char *embed_provider;
+    char *embed_precision;
+    int64_t embed_threads;
+    int64_t embed_batch;
 } sr_core_config;
 
 extern const sr_config_table sr_core_config_table;
@@ -67,5 +73,10 @@ int sr_core_config_validate(const sr_core_config *c, char *err, size_t errlen);
 int sr_core_config_pki_dir(const sr_core_config *c, char *out, size_t outlen);
 /* migrations.dir and web.root with their build-time defaults applied. */
 const char *sr_core_config_migrations_dir(const sr_core_config *c);
+/* embed.model_dir and embed.runtime, or the build's defaults (what `make model` cached). */
+const char *sr_core_config_embed_model_dir(const sr_core_config *c);
+const char *sr_core_config_embed_runtime(const sr_core_config *c);
+/* embed.provider as an sr_embed_provider value (0 auto, 1 cpu, 2 cuda); -EINVAL if unknown. */
+int sr_core_config_embed_provider(const sr_core_config *c, int *ret);
 const char *sr_core_config_web_root(const sr_core_config *c);
 void sr_core_config_free(sr_core_config *c);
