@@ -11,7 +11,7 @@ export SR_CACHE ?= $(HOME)/.cache/serviceradar
 export SR_NATS_SERVER ?= $(SR_CACHE)/rootfs-trixie/usr/sbin/nats-server
 export SR_TEST_PG ?= host=127.0.0.1 port=55432 user=postgres dbname=postgres
 
-.PHONY: help deps devdb devdb-stop model build build-asan web generate check-generated check test test-unit \
+.PHONY: help deps devdb devdb-stop model model-gpu build build-asan web generate check-generated check test test-unit \
         test-web test-valgrind test-asan test-e2e test-e2e-asan fuzz run bench-ingest bench-agent bench-search bench-embed clean
 
 help: ## list the targets
@@ -28,6 +28,9 @@ devdb-stop: ## stop the dev database
 
 model: deps ## fetch and verify the embedding model and ONNX Runtime into $SR_CACHE/embed (idempotent)
 	@scripts/model.sh
+
+model-gpu: deps ## also fetch ONNX Runtime with the CUDA provider (300 MB) into $SR_CACHE/embed/ort-gpu
+	@scripts/model.sh --gpu
 
 $(BUILD)/build.ninja: | model
 	cmake -S . -B $(BUILD) -G Ninja -DSR_WERROR=ON

@@ -24,6 +24,7 @@
 #endif
 
 #define EMBED_DEFAULT_BATCH 32
+#define EMBED_DEFAULT_BATCH_TOKENS 8192
 #define EMBED_MAX_BATCH 1024
 /* Texts tokenized ahead and sorted by length before they are cut into runtime batches. */
 #define EMBED_WINDOW_BATCHES 8
@@ -43,6 +44,7 @@ struct sr_embed {
     int out_rank; /* 3: token states to pool; 2: sentence vectors */
     size_t dim;
     size_t max_batch;
+    size_t max_batch_tokens;
     size_t max_tokens;
     const char *provider;
     const char *precision;
@@ -452,10 +454,12 @@ int sr_embed_open(const sr_embed_options *o, sr_embed **ret, char *err, size_t e
         errf(err, errlen, "no model directory given");
         return -EINVAL;
     }
-    if (o->max_batch > EMBED_MAX_BATCH || o->max_tokens < 0 || o->max_tokens > SR_EMBED_MAX_TOKENS ||
+    if (o->max_batch > EMBED_MAX_BATCH || (o->max_batch_tokens > 0 && o->max_batch_tokens < SR_EMBED_MAX_TOKENS) ||
+        o->max_batch_tokens > (size_t)EMBED_MAX_BATCH * SR_EMBED_MAX_TOKENS || o->max_tokens < 0 || o->max_tokens > SR_EMBED_MAX_TOKENS ||
         (o->max_tokens > 0 && o->max_tokens < 2) || o->threads < 0 || o->threads > 256 || o->cuda_device < 0) {
-        errf(err, errlen, "embedding options out of range (batch 1..%d, tokens 2..%d, threads 0..256)",
-             EMBED_MAX_BATCH, SR_EMBED_MAX_TOKENS);
+        errf(err, errlen, "embedding options out of range (batch 1..%d, batch tokens %d..%d, tokens 2..%d, "
+                          "threads 0..256)", EMBED_MAX_BATCH, SR_EMBED_MAX_TOKENS, EMBED_MAX_BATCH * SR_EMBED_MAX_TOKENS,
+             SR_EMBED_MAX_TOKENS);
         return -EINVAL;
     }
     char model_path[4096], vocab_path[4096];
@@ -482,6 +486,7 @@ int sr_embed_open(const sr_embed_options *o, sr_embed **ret, char *err, size_t e
     if (!e)
         return -ENOMEM;
     e->max_batch = o->max_batch ? o->max_batch : EMBED_DEFAULT_BATCH;
+    e->max_batch_tokens = o->max_batch_tokens ? o->max_batch_tokens : EMBED_DEFAULT_BATCH_TOKENS;
     e->precision = o->precision == SR_EMBED_INT8 ? "int8" : "fp32";
     e->max_tokens = o->max_tokens ? (size_t)o->max_tokens : SR_EMBED_MAX_TOKENS;
     r = sr_wordpiece_load(vocab_path, &e->wp, err, errlen);
@@ -617,9 +622,12 @@ int sr_embed_batch(sr_embed *e, const char *const *texts, const size_t *lens, si
         if (r < 0)
             break;
         qsort(items, count, sizeof(*items), item_cmp);
-        for (size_t b = 0; b < count && r == 0; b += e->max_batch) {
-            size_t rows = count - b < e->max_batch ? count - b : e->max_batch;
-            size_t seq = items[b + rows - 1].len; /* sorted: the last is the longest */
+        for (size_t b = 0, rows = 0; b < count && r == 0; b += rows) {
+            rows = count - b < e->max_batch ? count - b : e->max_batch;
+            /* sorted by length: the last row is the longest; fewer rows where they are long */
+            while (rows > 1 && rows * items[b + rows - 1].len > e->max_batch_tokens)
+                rows--;
+            size_t seq = items[b + rows - 1].len;
             for (size_t k = 0; k < rows; k++) {
                 const embed_item *it = &items[b + k];
                 memcpy(packed + k * seq, ids + it->index * maxt, it->len * sizeof(int32_t));

@@ -29,7 +29,9 @@ typedef struct {
     const char *runtime;    /* path of libonnxruntime.so; NULL: the built-in default */
     sr_embed_provider provider;
     int threads;            /* intra-op threads; 0: the CPUs this process may run on */
-    size_t max_batch;       /* texts per runtime call; 0: 32. Bounds memory for large batches */
+    size_t max_batch;       /* texts per runtime call; 0: 32 */
+    size_t max_batch_tokens; /* texts x padded length per runtime call; 0: 8192. Bounds the runtime's
+                              * memory: attention holds batch x heads x length^2 floats per layer */
     int max_tokens;         /* truncation length, [CLS]/[SEP] included; 0: SR_EMBED_MAX_TOKENS */
     int cuda_device;        /* CUDA device id */
     const char *gpu_probe;  /* file whose presence means an NVIDIA driver; NULL: /proc/driver/nvidia/version */

@@ -19,14 +19,15 @@
 #include "sr_wordpiece.h"
 
 /* id = line number (from 0) */
-static const char test_vocab[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n"                   /* 0-4 */
-                                 "cafe\nnaive\n/\netc\nshadow\nuser\n@\nhost\na\n.\n"      /* 5-14 */
-                                 "b\n,\nc\nhello\nworld\nun\n##aff\n##able\n\xe4\xb8\xad\n" /* 15-23: 中 */
-                                 "\xe6\x96\x87\nx\ny\n!\ni\n\xc3\x9f\n\xcf\x83\n"         /* 24-30: 文 ß σ */
-                                 "##\xce\xb1\n##\xcf\x83\n[\n]\nmask\n##a\n##s\n;\nk\n"    /* 31-39: ##α ##σ */
-                                 "##ello\nh\n\xef\xac\x81\n\xf0\x9f\x99\x82\n"             /* 40-43: ﬁ 🙂 */
-                                 "##\xf0\x9f\x99\x82\nx\xf0\x9d\x85\xa5\xe3\x80\xae\n"     /* 44-45: ##🙂, x U+1D165 U+302E */
-                                 "\xf0\x91\xa4\xb8\n";                                   /* 46: U+11938 */
+static const char test_vocab[] =
+    "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n"                             /* 0-4 */
+    "cafe\nnaive\n/\netc\nshadow\nuser\n@\nhost\na\n.\n"                /* 5-14 */
+    "b\n,\nc\nhello\nworld\nun\n##aff\n##able\n\xe4\xb8\xad\n"           /* 15-23: 中 */
+    "\xe6\x96\x87\nx\ny\n!\ni\n\xc3\x9f\n\xcf\x83\n"                   /* 24-30: 文 ß σ */
+    "##\xce\xb1\n##\xcf\x83\n[\n]\nmask\n##a\n##s\n;\nk\n"              /* 31-39: ##α ##σ */
+    "##ello\nh\n\xef\xac\x81\n\xf0\x9f\x99\x82\n"                       /* 40-43: ﬁ 🙂 */
+    "##\xf0\x9f\x99\x82\nx\xf0\x9d\x85\xa5\xe3\x80\xae\n"               /* 44-45: ##🙂, x U+1D165 U+302E */
+    "\xf0\x91\xa4\xb8\n";                                             /* 46: U+11938 */
 
 #define ENC_MAX 512
 

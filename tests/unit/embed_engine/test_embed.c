@@ -204,10 +204,12 @@ static void test_batch_equals_single(void **state) {
     free(batch);
 }
 
-/* More texts than one window: order kept across windows and sub-batches. */
+/* More texts than one window: order kept across windows and sub-batches, with the runtime
+ * batches cut short where texts are long (300 tokens per call: one 256-token text at a time). */
 static void test_long_batch_keeps_order(void **state) {
     fixture *f = *state;
-    sr_embed_options o = {.model_dir = SR_EMBED_MODEL_DIR, .provider = SR_EMBED_PROVIDER_CPU, .max_batch = 3};
+    sr_embed_options o = {.model_dir = SR_EMBED_MODEL_DIR, .provider = SR_EMBED_PROVIDER_CPU, .max_batch = 8,
+                          .max_batch_tokens = 300};
     sr_embed *e = NULL;
     char err[1024];
     assert_int_equal(sr_embed_open(&o, &e, err, sizeof(err)), 0);
