@@ -46,6 +46,8 @@ typedef struct {
     const char *model;
     const char *runtime;
     sr_embed_provider provider;
+    sr_embed_precision precision;
+    size_t batch_tokens; /* engine max_batch_tokens; 0: its default */
     int threads;
     size_t lines;
     text_kind text;
@@ -77,6 +79,15 @@ static double peak_rss_mb(void) {
     if (getrusage(RUSAGE_SELF, &ru) != 0)
         return 0;
     return (double)ru.ru_maxrss / 1024.0; /* ru_maxrss is in KiB on Linux */
+}
+
+/* CPU seconds of all the process's threads, user and system. */
+static double cpu_seconds(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static void mix_free(mix *m) {
@@ -257,6 +268,7 @@ static int tokens_of_mix(const sr_embed *e, const mix *m, token_stats *ret) {
 typedef struct {
     double lines_per_s;
     double seconds;
+    double cpus; /* CPU seconds per second: how many CPUs the calls kept busy */
     size_t calls;
     sr_embed_stats stats; /* of the measured calls only */
 } batch_result;
@@ -272,7 +284,8 @@ static void stats_delta(const sr_embed_stats *a, const sr_embed_stats *b, sr_emb
 
 static int open_engine(const opts *o, size_t max_batch, sr_embed **ret) {
     sr_embed_options eo = {.model_dir = o->model, .runtime = o->runtime, .provider = o->provider,
-                           .threads = o->threads, .max_batch = max_batch};
+                           .precision = o->precision, .threads = o->threads, .max_batch = max_batch,
+                           .max_batch_tokens = o->batch_tokens};
     char err[1024];
     int r = sr_embed_open(&eo, ret, err, sizeof(err));
     if (r < 0)
@@ -304,6 +317,7 @@ static int run_batches(sr_embed *e, const mix *m, size_t per_call, float *out, b
     sr_embed_stats s0, s1;
     sr_embed_get_stats(e, &s0);
     size_t calls = 0;
+    double c0 = cpu_seconds();
     uint64_t t0 = now_ns();
     for (size_t first = 0; first < m->n; first += per_call, calls++) {
         size_t n = first + per_call <= m->n ? per_call : m->n - first;
@@ -315,6 +329,7 @@ static int run_batches(sr_embed *e, const mix *m, size_t per_call, float *out, b
     sr_embed_get_stats(e, &s1);
     batch_result res = {.seconds = (double)(t1 - t0) / 1e9, .calls = calls};
     res.lines_per_s = res.seconds > 0 ? (double)m->n / res.seconds : 0;
+    res.cpus = res.seconds > 0 ? (cpu_seconds() - c0) / res.seconds : 0;
     stats_delta(&s0, &s1, &res.stats);
     *ret = res;
     return 0;
@@ -333,7 +348,8 @@ static void print_breakdown(const char *label, const sr_embed_stats *s) {
 
 static void usage(FILE *to) {
     fputs("usage: serviceradar-embedbench [--model DIR] [--runtime PATH] [--provider auto|cpu|cuda] [--threads N]\n"
-          "                               [--lines 2048] [--text raw|message] [--seed 1] [--show N]\n"
+          "                               [--precision fp32|int8] [--batch-tokens N] [--lines 2048]\n"
+          "                               [--text raw|message] [--seed 1] [--show N]\n"
           "Embeds a deterministic mix of synthetic host log lines and Falco alerts (9:1): one text per call,\n"
           "calls of 32 and of 256 texts; the tokenizer alone; where the time goes; peak RSS. Progress on\n"
           "stderr, the report on stdout; last line:\n"
@@ -348,6 +364,7 @@ static int parse_args(int argc, char **argv, opts *o) {
         {"provider", required_argument, 0, 'p'}, {"threads", required_argument, 0, 't'},
         {"lines", required_argument, 0, 'n'},   {"text", required_argument, 0, 'x'},
         {"seed", required_argument, 0, 's'},    {"show", required_argument, 0, 'S'},
+        {"precision", required_argument, 0, 'P'}, {"batch-tokens", required_argument, 0, 'B'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     int ch;
     int64_t v;
@@ -364,6 +381,19 @@ static int parse_args(int argc, char **argv, opts *o) {
                 o->provider = SR_EMBED_PROVIDER_CUDA;
             else
                 return -EINVAL;
+            break;
+        case 'P':
+            if (strcmp(optarg, "fp32") == 0)
+                o->precision = SR_EMBED_FP32;
+            else if (strcmp(optarg, "int8") == 0)
+                o->precision = SR_EMBED_INT8;
+            else
+                return -EINVAL;
+            break;
+        case 'B':
+            if (sr_parse_i64(optarg, 0, INT64_C(1) << 24, &v) < 0)
+                return -EINVAL;
+            o->batch_tokens = (size_t)v;
             break;
         case 't':
             if (sr_parse_i64(optarg, 0, 1024, &v) < 0)
@@ -440,8 +470,9 @@ int main(int argc, char **argv) {
     }
     char provider[16];
     snprintf(provider, sizeof(provider), "%s", sr_embed_provider_name(e));
-    char note[256], version[64];
+    char note[256], version[64], precision[16];
     snprintf(note, sizeof(note), "%s", sr_embed_provider_note(e));
+    snprintf(precision, sizeof(precision), "%s", sr_embed_precision_name(e));
     snprintf(version, sizeof(version), "%s", sr_embed_runtime_version(e));
     token_stats ts;
     if (tokens_of_mix(e, &m, &ts) < 0) {
@@ -458,12 +489,16 @@ int main(int argc, char **argv) {
     sr_info("one text per call over %zu texts", n_single);
     sr_embed_stats s0, s1, single_stats;
     sr_embed_get_stats(e, &s0);
+    double c0 = cpu_seconds();
+    uint64_t w0 = now_ns();
     for (size_t i = 0; i < n_single; i++) {
         uint64_t a = now_ns();
         if (embed(e, &m.texts[i], 1, out) < 0)
             goto out;
         lat[i] = (double)(now_ns() - a) / 1e6;
     }
+    double w1 = (double)(now_ns() - w0) / 1e9;
+    double b1_cpus = w1 > 0 ? (cpu_seconds() - c0) / w1 : 0;
     sr_embed_get_stats(e, &s1);
     stats_delta(&s0, &s1, &single_stats);
     double lat_sum = 0;
@@ -518,22 +553,22 @@ int main(int argc, char **argv) {
     double rss = peak_rss_mb();
 
     printf("embedding benchmark\n");
-    printf("  engine     provider %s (%s), ONNX Runtime %s, %zu dimensions, --threads %d\n", provider, note,
-           version, dim, o.threads);
+    printf("  engine     provider %s (%s), ONNX Runtime %s, %s, %zu dimensions, --threads %d, --batch-tokens %zu%s\n",
+           provider, note, version, precision, dim, o.threads, o.batch_tokens, o.batch_tokens ? "" : " (default)");
     printf("  model      %s\n", o.model);
     printf("mix: %zu texts, %zu host log lines and %zu Falco alerts (seed %" PRIu64 ", text %s)\n", m.n,
            m.n - m.n_falco, m.n_falco, o.seed, o.text == TEXT_RAW ? "raw" : "message");
     printf("  tokens per text: mean %.1f  p50 %.0f  p95 %.0f  max %zu  (cut at %zu: %zu texts)\n", ts.mean, ts.p50,
            ts.p95, ts.max, max_ids, ts.truncated);
-    printf("one text per call (%zu texts): p50 %.2f ms  p95 %.2f ms  mean %.2f ms  (%.0f texts/s)\n", n_single, b1_p50,
-           b1_p95, b1_mean, b1_mean > 0 ? 1000.0 / b1_mean : 0);
-    printf("calls of 32  (max_batch 32):  %.1f texts/s  (%zu calls, %.2f s)\n", b32.lines_per_s, b32.calls,
-           b32.seconds);
-    printf("calls of 256 (max_batch 256): %.1f texts/s  (%zu calls, %.2f s)\n", b256.lines_per_s, b256.calls,
-           b256.seconds);
+    printf("one text per call (%zu texts): p50 %.2f ms  p95 %.2f ms  mean %.2f ms  (%.1f texts/s, %.2f CPUs busy)\n",
+           n_single, b1_p50, b1_p95, b1_mean, b1_mean > 0 ? 1000.0 / b1_mean : 0, b1_cpus);
+    printf("calls of 32  (max_batch 32):  %.1f texts/s  (%zu calls, %.2f s, %.2f CPUs busy)\n", b32.lines_per_s,
+           b32.calls, b32.seconds, b32.cpus);
+    printf("calls of 256 (max_batch 256): %.1f texts/s  (%zu calls, %.2f s, %.2f CPUs busy)\n", b256.lines_per_s,
+           b256.calls, b256.seconds, b256.cpus);
     printf("calls of 256 (max_batch 32, sorted by length into runtime batches of 32): %.1f texts/s  (%zu calls, "
-           "%.2f s)\n",
-           b256s.lines_per_s, b256s.calls, b256s.seconds);
+           "%.2f s, %.2f CPUs busy)\n",
+           b256s.lines_per_s, b256s.calls, b256s.seconds, b256s.cpus);
     printf("tokenizer alone: %.1f us per text  (%.0f texts/s, %zu passes, %.1f tokens per text)\n", tok_us,
            tok_us > 0 ? 1e6 / tok_us : 0, passes, (double)tok_total / (double)(passes * m.n));
     printf("time inside the engine (share of tokenize + inference + pooling), padding = fed / real tokens:\n");
