@@ -7,7 +7,7 @@ PKGS=(build-essential cmake ninja-build pkg-config git ca-certificates curl open
       libmicrohttpd-dev libjansson-dev libcmocka-dev libssl-dev libcurl4-openssl-dev libsystemd-dev libutf8proc-dev
       systemd-journal-remote
       clang llvm libfuzzer-14-dev libclang-rt-14-dev cppcheck clang-tidy valgrind
-      nats-server debootstrap chromium postgresql-client python3 python3-pytest nodejs npm)
+      nats-server debootstrap chromium postgresql-client python3 python3-pytest python3-pip python3-venv nodejs npm)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,6 +19,15 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
 fi
 if command -v pytest >/dev/null || python3 -c 'import pytest' 2>/dev/null; then
     tmp=(); for p in "${missing[@]+"${missing[@]}"}"; do [ "$p" = python3-pytest ] || tmp+=("$p"); done
+    missing=("${tmp[@]+"${tmp[@]}"}")
+fi
+# the same for pip and venv of a python3 that is not Debian's (pyenv and the like)
+if python3 -m pip --version >/dev/null 2>&1; then
+    tmp=(); for p in "${missing[@]+"${missing[@]}"}"; do [ "$p" = python3-pip ] || tmp+=("$p"); done
+    missing=("${tmp[@]+"${tmp[@]}"}")
+fi
+if python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    tmp=(); for p in "${missing[@]+"${missing[@]}"}"; do [ "$p" = python3-venv ] || tmp+=("$p"); done
     missing=("${tmp[@]+"${tmp[@]}"}")
 fi
 if [ ${#missing[@]} -eq 0 ]; then

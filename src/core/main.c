@@ -13,7 +13,6 @@
 
 #include "sr_core_config.h"
 #include "sr_core_stats.h"
-#include "sr_embed_cli.h"
 #include "sr_file.h"
 #include "sr_ingest.h"
 #include "sr_jobs_builtin.h"
@@ -25,6 +24,9 @@
 #include "sr_time.h"
 #if defined(SR_HAVE_API)
 #include "sr_api.h"
+#endif
+#if defined(SR_HAVE_EMBED)
+#include "sr_embed_cli.h"
 #endif
 
 static void usage(FILE *out) {
@@ -224,8 +226,15 @@ static int parse_cli(int argc, char **argv, cli *c) {
 }
 
 int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "embed") == 0)
+    if (argc > 1 && strcmp(argv[1], "embed") == 0) {
+#if defined(SR_HAVE_EMBED)
         return sr_embed_cli_main(argc - 1, argv + 1);
+#else
+        fprintf(stderr, "serviceradar-core: built without sentence embeddings (configure with -DSR_EMBED=ON "
+                        "after `make model`)\n");
+        return 2;
+#endif
+    }
     cli args = {0};
     if (parse_cli(argc, argv, &args) < 0)
         return 2;

@@ -5,17 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sr_err.h"
 #include "sr_parse.h"
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int hexval(char c) {
     if (c >= '0' && c <= '9')
@@ -283,7 +274,7 @@ static int parse_query(const char *q, size_t qlen, sr_api_target *t, char *err, 
             end++;
         if (end > i) {
             if (++count > SR_API_QUERY_PARAMS_MAX) {
-                set_err(err, errlen, "too many query parameters (at most %d)", SR_API_QUERY_PARAMS_MAX);
+                sr_errf(err, errlen, "too many query parameters (at most %d)", SR_API_QUERY_PARAMS_MAX);
                 return -EINVAL;
             }
             const char *eq = memchr(q + i, '=', end - i);
@@ -291,7 +282,7 @@ static int parse_query(const char *q, size_t qlen, sr_api_target *t, char *err, 
             char key[16];
             int r = pct_decode(q + i, klen, 1, key, sizeof(key));
             if (r == -EINVAL) {
-                set_err(err, errlen, "invalid percent-encoding in query string");
+                sr_errf(err, errlen, "invalid percent-encoding in query string");
                 return -EINVAL;
             }
             if (r == 0) {
@@ -302,17 +293,17 @@ static int parse_query(const char *q, size_t qlen, sr_api_target *t, char *err, 
                     int *has = (int *)(void *)((char *)t + qk->off_has);
                     char *val = (char *)t + qk->off_val;
                     if (*has) {
-                        set_err(err, errlen, "duplicate parameter: %s", qk->key);
+                        sr_errf(err, errlen, "duplicate parameter: %s", qk->key);
                         return -EINVAL;
                     }
                     const char *v = eq ? eq + 1 : q + end;
                     r = pct_decode(v, (size_t)(q + end - v), 1, val, qk->cap);
                     if (r == -E2BIG) {
-                        set_err(err, errlen, "parameter %s too long (at most %zu bytes)", qk->key, qk->cap - 1);
+                        sr_errf(err, errlen, "parameter %s too long (at most %zu bytes)", qk->key, qk->cap - 1);
                         return -EINVAL;
                     }
                     if (r < 0) {
-                        set_err(err, errlen, "invalid percent-encoding in parameter %s", qk->key);
+                        sr_errf(err, errlen, "invalid percent-encoding in parameter %s", qk->key);
                         return -EINVAL;
                     }
                     *has = 1;
@@ -359,9 +350,9 @@ static int decode_id(const seg *s, int is_agent, sr_api_target *t, char *err, si
     if (r < 0 || (is_agent ? !sr_api_agent_id_valid(t->id) : !command_id_valid(t->id))) {
         t->id[0] = '\0';
         if (is_agent)
-            set_err(err, errlen, "invalid agent_id (expected [A-Za-z0-9._-]{1,64})");
+            sr_errf(err, errlen, "invalid agent_id (expected [A-Za-z0-9._-]{1,64})");
         else
-            set_err(err, errlen, "invalid command_id (expected [A-Za-z0-9-]{1,64})");
+            sr_errf(err, errlen, "invalid command_id (expected [A-Za-z0-9-]{1,64})");
         return -EINVAL;
     }
     return 0;
@@ -406,16 +397,16 @@ static int route_api(const seg *sg, size_t n, sr_api_target *t, char *err, size_
 
 int sr_api_target_parse(const char *uri, sr_api_target *ret, char *err, size_t errlen) {
     if (!uri || !ret) {
-        set_err(err, errlen, "missing request target");
+        sr_errf(err, errlen, "missing request target");
         return -EINVAL;
     }
     size_t len = strnlen(uri, SR_API_URI_MAX + 1);
     if (len > SR_API_URI_MAX) {
-        set_err(err, errlen, "request target too long (at most %d bytes)", SR_API_URI_MAX);
+        sr_errf(err, errlen, "request target too long (at most %d bytes)", SR_API_URI_MAX);
         return -EINVAL;
     }
     if (len == 0 || uri[0] != '/') {
-        set_err(err, errlen, "request target must be an absolute path");
+        sr_errf(err, errlen, "request target must be an absolute path");
         return -EINVAL;
     }
     memset(ret, 0, sizeof(*ret));
@@ -424,7 +415,7 @@ int sr_api_target_parse(const char *uri, sr_api_target *ret, char *err, size_t e
 
     int r = pct_decode(uri, plen, 0, ret->path, sizeof(ret->path));
     if (r < 0) {
-        set_err(err, errlen, "invalid path encoding");
+        sr_errf(err, errlen, "invalid path encoding");
         return -EINVAL;
     }
     if (qm) {
@@ -456,7 +447,7 @@ int sr_api_target_parse(const char *uri, sr_api_target *ret, char *err, size_t e
             p++;
         size_t sl = strcspn(p, "/");
         if ((sl == 1 && p[0] == '.') || (sl == 2 && p[0] == '.' && p[1] == '.')) {
-            set_err(err, errlen, "invalid path");
+            sr_errf(err, errlen, "invalid path");
             return -EINVAL;
         }
         p += sl;
@@ -480,62 +471,62 @@ static int64_t nice_step_s(int64_t range_ms) {
 int sr_api_metrics_query_resolve(const sr_api_target *t, int64_t now_ms, sr_api_metrics_query *ret, char *err,
                                  size_t errlen) {
     if (!t->has_name) {
-        set_err(err, errlen, "missing parameter: name");
+        sr_errf(err, errlen, "missing parameter: name");
         return -EINVAL;
     }
     if (!sr_api_metric_name_valid(t->name)) {
-        set_err(err, errlen, "invalid parameter name (expected [a-z0-9._]{1,128})");
+        sr_errf(err, errlen, "invalid parameter name (expected [a-z0-9._]{1,128})");
         return -EINVAL;
     }
     if (t->has_dim && !utf8_valid(t->dim)) {
-        set_err(err, errlen, "invalid parameter dim (not UTF-8)");
+        sr_errf(err, errlen, "invalid parameter dim (not UTF-8)");
         return -EINVAL;
     }
     int64_t to = now_ms, from;
     if (t->has_to && sr_api_time_parse(t->to, &to) < 0) {
-        set_err(err, errlen, "invalid parameter to (expected RFC 3339 or Unix milliseconds)");
+        sr_errf(err, errlen, "invalid parameter to (expected RFC 3339 or Unix milliseconds)");
         return -EINVAL;
     }
     if (t->has_from) {
         if (sr_api_time_parse(t->from, &from) < 0) {
-            set_err(err, errlen, "invalid parameter from (expected RFC 3339 or Unix milliseconds)");
+            sr_errf(err, errlen, "invalid parameter from (expected RFC 3339 or Unix milliseconds)");
             return -EINVAL;
         }
     } else {
         from = to > SR_API_DEFAULT_RANGE_MS ? to - SR_API_DEFAULT_RANGE_MS : 0;
     }
     if (from >= to) {
-        set_err(err, errlen, "from must be before to");
+        sr_errf(err, errlen, "from must be before to");
         return -EINVAL;
     }
     int64_t range = to - from;
     if (range > SR_API_MAX_RANGE_MS) {
-        set_err(err, errlen, "time range too long (at most 400 days)");
+        sr_errf(err, errlen, "time range too long (at most 400 days)");
         return -EINVAL;
     }
     int64_t step_s;
     if (t->has_step) {
         int64_t step_ms;
         if (sr_parse_duration_ms(t->step, &step_ms) < 0) {
-            set_err(err, errlen, "invalid parameter step (expected a duration such as 15s, 1m, 1h)");
+            sr_errf(err, errlen, "invalid parameter step (expected a duration such as 15s, 1m, 1h)");
             return -EINVAL;
         }
         if (step_ms < 1000) {
-            set_err(err, errlen, "step must be at least 1s");
+            sr_errf(err, errlen, "step must be at least 1s");
             return -EINVAL;
         }
         if (step_ms % 1000) {
-            set_err(err, errlen, "step must be a whole number of seconds");
+            sr_errf(err, errlen, "step must be a whole number of seconds");
             return -EINVAL;
         }
         if (step_ms > SR_API_MAX_RANGE_MS) {
-            set_err(err, errlen, "step too long (at most 400 days)");
+            sr_errf(err, errlen, "step too long (at most 400 days)");
             return -EINVAL;
         }
         step_s = step_ms / 1000;
         int64_t buckets = (range + step_s * 1000 - 1) / (step_s * 1000);
         if (buckets > SR_API_MAX_BUCKETS) {
-            set_err(err, errlen, "too many buckets (%lld, at most %d): raise step or shorten the range",
+            sr_errf(err, errlen, "too many buckets (%lld, at most %d): raise step or shorten the range",
                     (long long)buckets, SR_API_MAX_BUCKETS);
             return -EINVAL;
         }

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sr_err.h"
 #include "sr_wordpiece.h"
 
 #ifndef SR_ORT_LIBRARY
@@ -25,10 +26,12 @@
 
 #define EMBED_DEFAULT_BATCH 32
 #define EMBED_DEFAULT_BATCH_TOKENS 8192
-/* A runtime call pads its texts to its longest; it takes at most 1/EMBED_PAD_DEN padding. On a
- * CPU a call costs its padded tokens and next to nothing besides (one text per call ran as fast
- * as calls of 32 padded 1.14x), so texts of about the same length go together and no others. */
-#define EMBED_PAD_DEN 50
+/* A runtime call pads its texts to its longest; on CPU it takes at most 1/EMBED_PAD_DEN_CPU
+ * padding: a call costs its padded tokens and next to nothing besides (one text per call ran as
+ * fast as calls of 32 padded 1.14x), so texts of about the same length go together and no others.
+ * On a GPU a call has a fixed cost worth a lot of padding: up to 1/EMBED_PAD_DEN_CUDA. */
+#define EMBED_PAD_DEN_CPU 50
+#define EMBED_PAD_DEN_CUDA 4
 #define EMBED_MAX_BATCH 1024
 /* Texts tokenized ahead and sorted by length before they are cut into runtime batches. */
 #define EMBED_WINDOW_BATCHES 8
@@ -50,22 +53,13 @@ struct sr_embed {
     size_t max_batch;
     size_t max_batch_tokens;
     size_t max_tokens;
+    size_t pad_den;
     const char *provider;
     const char *precision;
     char provider_note[512];
     char version[64];
     _Atomic unsigned long long st_texts, st_tokens, st_padded, st_tok_ns, st_infer_ns, st_pool_ns;
 };
-
-static void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static unsigned long long now_ns(void) {
     struct timespec ts;
@@ -109,7 +103,8 @@ static int cpu_count(void) {
     return n > 0 ? (int)n : 1;
 }
 
-/* An NVIDIA GPU is present when the kernel driver reports itself or the CUDA driver library loads. */
+/* An NVIDIA GPU is present when the kernel driver reports itself or the CUDA driver library loads.
+ * A probe file given by the caller replaces both checks. */
 static int gpu_detect(const char *probe, char *note, size_t notelen) {
     int fd = open(probe ? probe : "/proc/driver/nvidia/version", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -122,7 +117,7 @@ static int gpu_detect(const char *probe, char *note, size_t notelen) {
             return 1;
         }
     }
-    void *cuda = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    void *cuda = probe ? NULL : dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
     if (cuda) {
         dlclose(cuda);
         snprintf(note, notelen, "CUDA driver library libcuda.so.1 found");
@@ -164,14 +159,16 @@ static int inspect_io(sr_embed *e, char *err, size_t errlen) {
             if (strcmp(name, known[k]) == 0)
                 slot = k;
         if (slot < 0) {
-            errf(err, errlen, "model input %s is not one of input_ids, attention_mask, token_type_ids", name);
+            sr_errf(err, errlen, "model input %s is not one of input_ids, attention_mask, token_type_ids", name);
             ort_free_name(ort, alloc, name);
             return -EINVAL;
         }
         e->in_names[slot] = strdup(name);
         ort_free_name(ort, alloc, name);
-        if (!e->in_names[slot])
+        if (!e->in_names[slot]) {
+            sr_errf(err, errlen, "out of memory");
             return -ENOMEM;
+        }
         OrtTypeInfo *ti = NULL;
         const OrtTensorTypeAndShapeInfo *tsi = NULL;
         if ((r = ort_check(ort, ort->SessionGetInputTypeInfo(e->session, i, &ti), err, errlen,
@@ -186,31 +183,33 @@ static int inspect_io(sr_embed *e, char *err, size_t errlen) {
             return r;
         if (e->in_type[slot] != ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64 &&
             e->in_type[slot] != ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32) {
-            errf(err, errlen, "model input %s must be int64 or int32", known[slot]);
+            sr_errf(err, errlen, "model input %s must be int64 or int32", known[slot]);
             return -EINVAL;
         }
     }
     if (!e->in_names[IN_IDS] || !e->in_names[IN_MASK]) {
-        errf(err, errlen, "model must take input_ids and attention_mask");
+        sr_errf(err, errlen, "model must take input_ids and attention_mask");
         return -EINVAL;
     }
-    /* The first output unless the graph names a sentence embedding or token states explicitly. */
+    /* "sentence_embedding" (pooled by the graph itself) over "last_hidden_state" (token states we
+     * mean-pool) over the first output. */
     size_t pick = 0;
+    int rank = 0;
     for (size_t i = 0; i < nout; i++) {
         char *name = NULL;
         if ((r = ort_check(ort, ort->SessionGetOutputName(e->session, i, alloc, &name), err, errlen,
                            "could not read an output name")) < 0)
             return r;
-        int want = strcmp(name, "sentence_embedding") == 0 || strcmp(name, "last_hidden_state") == 0;
+        int score = strcmp(name, "sentence_embedding") == 0 ? 2 : strcmp(name, "last_hidden_state") == 0 ? 1 : 0;
         ort_free_name(ort, alloc, name);
-        if (want) {
+        if (score > rank) {
             pick = i;
-            break;
+            rank = score;
         }
     }
     char *name = NULL;
     if (nout == 0) {
-        errf(err, errlen, "model has no outputs");
+        sr_errf(err, errlen, "model has no outputs");
         return -EINVAL;
     }
     if ((r = ort_check(ort, ort->SessionGetOutputName(e->session, pick, alloc, &name), err, errlen,
@@ -218,7 +217,11 @@ static int inspect_io(sr_embed *e, char *err, size_t errlen) {
         return r;
     e->out_name = strdup(name);
     ort_free_name(ort, alloc, name);
-    return e->out_name ? 0 : -ENOMEM;
+    if (!e->out_name) {
+        sr_errf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 /* One runtime call over rows [0, rows) of padded ids (stride seq), writing pooled, normalized
@@ -231,7 +234,7 @@ static int run_batch(sr_embed *e, const int32_t *ids, const size_t *lens, size_t
     size_t esz = wide ? sizeof(int64_t) : sizeof(int32_t);
     unsigned char *buf = calloc(IN_COUNT * cells, esz);
     if (!buf) {
-        errf(err, errlen, "could not allocate %zu input cells", cells);
+        sr_errf(err, errlen, "could not allocate %zu input cells", cells);
         return -ENOMEM;
     }
     unsigned char *in_ids = buf, *in_mask = buf + cells * esz, *in_types = buf + 2 * cells * esz;
@@ -269,7 +272,7 @@ static int run_batch(sr_embed *e, const int32_t *ids, const size_t *lens, size_t
         ONNXTensorElementDataType ty = e->in_type[k];
         size_t ksz = ty == ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64 ? sizeof(int64_t) : sizeof(int32_t);
         if (ksz != esz) {
-            errf(err, errlen, "model inputs mix int32 and int64");
+            sr_errf(err, errlen, "model inputs mix int32 and int64");
             rc = -EINVAL;
             break;
         }
@@ -295,7 +298,7 @@ static int run_batch(sr_embed *e, const int32_t *ids, const size_t *lens, size_t
     if (rc == 0)
         rc = ort_check(ort, ort->GetDimensionsCount(info, &rank), err, errlen, "could not read the output rank");
     if (rc == 0 && (rank < 2 || rank > 3)) {
-        errf(err, errlen, "model output %s has rank %zu; expected [batch, tokens, dim] or [batch, dim]", e->out_name,
+        sr_errf(err, errlen, "model output %s has rank %zu; expected [batch, tokens, dim] or [batch, dim]", e->out_name,
              rank);
         rc = -EINVAL;
     }
@@ -305,19 +308,19 @@ static int run_batch(sr_embed *e, const int32_t *ids, const size_t *lens, size_t
     if (rc == 0)
         rc = ort_check(ort, ort->GetTensorElementType(info, &oty), err, errlen, "could not read the output type");
     if (rc == 0 && oty != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) {
-        errf(err, errlen, "model output %s is not float32", e->out_name);
+        sr_errf(err, errlen, "model output %s is not float32", e->out_name);
         rc = -EINVAL;
     }
     if (rc == 0) {
         size_t d = (size_t)dims[rank - 1];
         if (dims[0] != (int64_t)rows || (rank == 3 && dims[1] != (int64_t)seq) || d == 0 || d > 65536) {
-            errf(err, errlen, "model output %s has an unexpected shape", e->out_name);
+            sr_errf(err, errlen, "model output %s has an unexpected shape", e->out_name);
             rc = -EINVAL;
         } else if (probe) {
             e->dim = d;
             e->out_rank = (int)rank;
         } else if (d != e->dim || (int)rank != e->out_rank) {
-            errf(err, errlen, "model output %s changed shape between calls", e->out_name);
+            sr_errf(err, errlen, "model output %s changed shape between calls", e->out_name);
             rc = -EINVAL;
         }
     }
@@ -371,82 +374,100 @@ static int run_batch(sr_embed *e, const int32_t *ids, const size_t *lens, size_t
 }
 
 /* Creates the session with the options' provider; CUDA is tried first where asked or detected. */
+/* Session options common to both providers. */
+static int session_options(const OrtApi *ort, int threads, OrtSessionOptions **ret, char *err, size_t errlen) {
+    OrtSessionOptions *so = NULL;
+    int r = ort_check(ort, ort->CreateSessionOptions(&so), err, errlen, "could not create session options");
+    if (r == 0)
+        r = ort_check(ort, ort->SetIntraOpNumThreads(so, threads), err, errlen, "could not set threads");
+    if (r == 0)
+        r = ort_check(ort, ort->SetInterOpNumThreads(so, 1), err, errlen, "could not set threads");
+    if (r == 0)
+        r = ort_check(ort, ort->SetSessionGraphOptimizationLevel(so, ORT_ENABLE_ALL), err, errlen,
+                      "could not enable graph optimizations");
+    /* worker threads spin briefly between parallel sections (the runtime's default, said
+     * explicitly): sleeping there cost a third of the throughput on 2 cores */
+    if (r == 0)
+        r = ort_check(ort, ort->AddSessionConfigEntry(so, "session.intra_op.allow_spinning", "1"), err, errlen,
+                      "could not set a session option");
+    if (r < 0) {
+        if (so)
+            ort->ReleaseSessionOptions(so);
+        return r;
+    }
+    *ret = so;
+    return 0;
+}
+
+/* A session on the CUDA provider, or -ENODEV with the runtime's reason in why. */
+static int cuda_session(sr_embed *e, const sr_embed_options *o, const char *model_path, int threads, char *why,
+                        size_t whylen) {
+    const OrtApi *ort = e->ort;
+    OrtSessionOptions *so = NULL;
+    if (session_options(ort, threads, &so, why, whylen) < 0)
+        return -ENODEV;
+    OrtCUDAProviderOptionsV2 *co = NULL;
+    OrtStatus *st = ort->CreateCUDAProviderOptions(&co);
+    if (!st) {
+        char dev[16];
+        snprintf(dev, sizeof(dev), "%d", o->cuda_device);
+        const char *keys[] = {"device_id"};
+        const char *vals[] = {dev};
+        st = ort->UpdateCUDAProviderOptions(co, keys, vals, 1);
+    }
+    if (!st)
+        st = ort->SessionOptionsAppendExecutionProvider_CUDA_V2(so, co);
+    if (co)
+        ort->ReleaseCUDAProviderOptions(co);
+    int r = ort_check(ort, st, why, whylen, NULL);
+    if (r == 0)
+        r = ort_check(ort, ort->CreateSession(e->env, model_path, so, &e->session), why, whylen, NULL);
+    ort->ReleaseSessionOptions(so);
+    return r < 0 ? -ENODEV : 0;
+}
+
+/* Creates the session: on CUDA where asked for or where an NVIDIA GPU is seen, else (or when
+ * CUDA fails and was not insisted on) on CPU. */
 static int create_session(sr_embed *e, const sr_embed_options *o, const char *model_path, int threads, char *err,
                           size_t errlen) {
     const OrtApi *ort = e->ort;
-    char gpu_note[256];
-    int want_cuda = o->provider == SR_EMBED_PROVIDER_CUDA ||
-                    (o->provider == SR_EMBED_PROVIDER_AUTO && gpu_detect(o->gpu_probe, gpu_note, sizeof(gpu_note)));
-    if (o->provider == SR_EMBED_PROVIDER_CPU)
+    char gpu_note[256] = "";
+    int want_cuda = 0;
+    switch (o->provider) {
+    case SR_EMBED_PROVIDER_CPU:
         snprintf(gpu_note, sizeof(gpu_note), "CPU requested");
-    else if (o->provider == SR_EMBED_PROVIDER_CUDA)
+        break;
+    case SR_EMBED_PROVIDER_CUDA:
         snprintf(gpu_note, sizeof(gpu_note), "CUDA requested");
-    char cuda_err[512] = "";
-    for (int attempt = want_cuda ? 0 : 1; attempt < 2; attempt++) {
-        int cuda = attempt == 0;
-        OrtSessionOptions *so = NULL;
-        int r = ort_check(ort, ort->CreateSessionOptions(&so), err, errlen, "could not create session options");
-        if (r == 0)
-            r = ort_check(ort, ort->SetIntraOpNumThreads(so, threads), err, errlen, "could not set threads");
-        if (r == 0)
-            r = ort_check(ort, ort->SetInterOpNumThreads(so, 1), err, errlen, "could not set threads");
-        if (r == 0)
-            r = ort_check(ort, ort->SetSessionGraphOptimizationLevel(so, ORT_ENABLE_ALL), err, errlen,
-                          "could not enable graph optimizations");
-        /* worker threads spin briefly between parallel sections (the runtime's default, said
-         * explicitly): sleeping there cost a third of the throughput on 2 cores */
-        if (r == 0)
-            r = ort_check(ort, ort->AddSessionConfigEntry(so, "session.intra_op.allow_spinning", "1"), err, errlen,
-                          "could not set a session option");
-        if (r == 0 && cuda) {
-            OrtCUDAProviderOptionsV2 *co = NULL;
-            OrtStatus *st = ort->CreateCUDAProviderOptions(&co);
-            if (!st) {
-                char dev[16];
-                snprintf(dev, sizeof(dev), "%d", o->cuda_device);
-                const char *keys[] = {"device_id"};
-                const char *vals[] = {dev};
-                st = ort->UpdateCUDAProviderOptions(co, keys, vals, 1);
-            }
-            if (!st)
-                st = ort->SessionOptionsAppendExecutionProvider_CUDA_V2(so, co);
-            if (co)
-                ort->ReleaseCUDAProviderOptions(co);
-            if (st) {
-                copy_msg(cuda_err, sizeof(cuda_err), NULL, ort->GetErrorMessage(st));
-                ort->ReleaseStatus(st);
-                ort->ReleaseSessionOptions(so);
-                continue;
-            }
-        }
-        if (r == 0) {
-            r = ort_check(ort, ort->CreateSession(e->env, model_path, so, &e->session), err, errlen,
-                          "could not load the model");
-            if (r < 0 && cuda) {
-                snprintf(cuda_err, sizeof(cuda_err), "%s", err);
-                r = 0;
-                ort->ReleaseSessionOptions(so);
-                continue;
-            }
-        }
-        ort->ReleaseSessionOptions(so);
-        if (r < 0)
-            return r;
-        e->provider = cuda ? "cuda" : "cpu";
+        want_cuda = 1;
+        break;
+    case SR_EMBED_PROVIDER_AUTO:
+        want_cuda = gpu_detect(o->gpu_probe, gpu_note, sizeof(gpu_note));
         break;
     }
-    if (!e->session) {
-        errf(err, errlen, "could not load the model");
-        return -EIO;
+    char cuda_err[512] = "";
+    if (want_cuda) {
+        if (cuda_session(e, o, model_path, threads, cuda_err, sizeof(cuda_err)) == 0) {
+            e->provider = "cuda";
+            snprintf(e->provider_note, sizeof(e->provider_note), "%s; CUDA provider loaded (device %d)", gpu_note,
+                     o->cuda_device);
+            return 0;
+        }
+        if (o->provider == SR_EMBED_PROVIDER_CUDA) {
+            sr_errf(err, errlen, "CUDA provider unavailable: %s", cuda_err);
+            return -ENODEV;
+        }
     }
-    if (cuda_err[0] && o->provider == SR_EMBED_PROVIDER_CUDA) {
-        errf(err, errlen, "CUDA provider unavailable: %s", cuda_err);
-        return -ENODEV;
-    }
-    if (strcmp(e->provider, "cuda") == 0)
-        snprintf(e->provider_note, sizeof(e->provider_note), "%s; CUDA provider loaded (device %d)", gpu_note,
-                 o->cuda_device);
-    else if (cuda_err[0])
+    OrtSessionOptions *so = NULL;
+    int r = session_options(ort, threads, &so, err, errlen);
+    if (r < 0)
+        return r;
+    r = ort_check(ort, ort->CreateSession(e->env, model_path, so, &e->session), err, errlen, "could not load the model");
+    ort->ReleaseSessionOptions(so);
+    if (r < 0)
+        return r;
+    e->provider = "cpu";
+    if (cuda_err[0])
         snprintf(e->provider_note, sizeof(e->provider_note), "%s; CUDA provider failed, using CPU: %s", gpu_note,
                  cuda_err);
     else
@@ -456,15 +477,34 @@ static int create_session(sr_embed *e, const sr_embed_options *o, const char *mo
 
 int sr_embed_open(const sr_embed_options *o, sr_embed **ret, char *err, size_t errlen) {
     if (!o || !o->model_dir || !ret) {
-        errf(err, errlen, "no model directory given");
+        sr_errf(err, errlen, "no model directory given");
         return -EINVAL;
     }
-    if (o->max_batch > EMBED_MAX_BATCH || (o->max_batch_tokens > 0 && o->max_batch_tokens < SR_EMBED_MAX_TOKENS) ||
-        o->max_batch_tokens > (size_t)EMBED_MAX_BATCH * SR_EMBED_MAX_TOKENS || o->max_tokens < 0 || o->max_tokens > SR_EMBED_MAX_TOKENS ||
-        (o->max_tokens > 0 && o->max_tokens < 2) || o->threads < 0 || o->threads > 256 || o->cuda_device < 0) {
-        errf(err, errlen, "embedding options out of range (batch 1..%d, batch tokens %d..%d, tokens 2..%d, "
-                          "threads 0..256)", EMBED_MAX_BATCH, SR_EMBED_MAX_TOKENS, EMBED_MAX_BATCH * SR_EMBED_MAX_TOKENS,
-             SR_EMBED_MAX_TOKENS);
+    if (o->provider != SR_EMBED_PROVIDER_AUTO && o->provider != SR_EMBED_PROVIDER_CPU &&
+        o->provider != SR_EMBED_PROVIDER_CUDA) {
+        sr_errf(err, errlen, "unknown provider %d", (int)o->provider);
+        return -EINVAL;
+    }
+    if (o->precision != SR_EMBED_FP32 && o->precision != SR_EMBED_INT8) {
+        sr_errf(err, errlen, "unknown precision %d", (int)o->precision);
+        return -EINVAL;
+    }
+    if (o->max_batch > EMBED_MAX_BATCH) {
+        sr_errf(err, errlen, "batch of %zu texts is over the limit of %d", o->max_batch, EMBED_MAX_BATCH);
+        return -EINVAL;
+    }
+    if (o->max_batch_tokens > 0 &&
+        (o->max_batch_tokens < SR_EMBED_MAX_TOKENS || o->max_batch_tokens > (size_t)EMBED_MAX_BATCH * SR_EMBED_MAX_TOKENS)) {
+        sr_errf(err, errlen, "batch tokens %zu out of range (%d..%d)", o->max_batch_tokens, SR_EMBED_MAX_TOKENS,
+                EMBED_MAX_BATCH * SR_EMBED_MAX_TOKENS);
+        return -EINVAL;
+    }
+    if (o->max_tokens < 0 || o->max_tokens == 1 || o->max_tokens > SR_EMBED_MAX_TOKENS) {
+        sr_errf(err, errlen, "token limit %d out of range (2..%d)", o->max_tokens, SR_EMBED_MAX_TOKENS);
+        return -EINVAL;
+    }
+    if (o->threads < 0 || o->threads > 256 || o->cuda_device < 0) {
+        sr_errf(err, errlen, "threads (0..256) or CUDA device (>= 0) out of range");
         return -EINVAL;
     }
     char model_path[4096], vocab_path[4096];
@@ -473,23 +513,25 @@ int sr_embed_open(const sr_embed_options *o, sr_embed **ret, char *err, size_t e
     if (r == 0)
         r = path_join(vocab_path, sizeof(vocab_path), o->model_dir, "vocab.txt");
     if (r < 0) {
-        errf(err, errlen, "model directory path too long");
+        sr_errf(err, errlen, "model directory path too long");
         return r;
     }
     if (!file_exists(model_path)) {
-        errf(err, errlen, "could not find %s (run `make model`, or point to a directory with %s and vocab.txt "
+        sr_errf(err, errlen, "could not find %s (run `make model`, or point to a directory with %s and vocab.txt "
                           "or tokenizer.json)", model_path, o->precision == SR_EMBED_INT8 ? "model_int8.onnx" : "model.onnx");
         return -ENOENT;
     }
     if (!file_exists(vocab_path) && path_join(vocab_path, sizeof(vocab_path), o->model_dir, "tokenizer.json") == 0 &&
         !file_exists(vocab_path)) {
-        errf(err, errlen, "could not find vocab.txt or tokenizer.json in %s", o->model_dir);
+        sr_errf(err, errlen, "could not find vocab.txt or tokenizer.json in %s", o->model_dir);
         return -ENOENT;
     }
 
     sr_embed *e = calloc(1, sizeof(*e));
-    if (!e)
+    if (!e) {
+        sr_errf(err, errlen, "out of memory");
         return -ENOMEM;
+    }
     e->max_batch = o->max_batch ? o->max_batch : EMBED_DEFAULT_BATCH;
     e->max_batch_tokens = o->max_batch_tokens ? o->max_batch_tokens : EMBED_DEFAULT_BATCH_TOKENS;
     e->precision = o->precision == SR_EMBED_INT8 ? "int8" : "fp32";
@@ -502,7 +544,7 @@ int sr_embed_open(const sr_embed_options *o, sr_embed **ret, char *err, size_t e
     e->dl = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
     if (!e->dl) {
         const char *why = dlerror();
-        errf(err, errlen, "could not load ONNX Runtime %s: %s", lib, why ? why : "unknown error");
+        sr_errf(err, errlen, "could not load ONNX Runtime %s: %s", lib, why ? why : "unknown error");
         r = -ENOENT;
         goto fail;
     }
@@ -510,14 +552,14 @@ int sr_embed_open(const sr_embed_options *o, sr_embed **ret, char *err, size_t e
     *(void **)&get_base = dlsym(e->dl, "OrtGetApiBase");
     const OrtApiBase *base = get_base ? get_base() : NULL;
     if (!base) {
-        errf(err, errlen, "%s is not an ONNX Runtime library (no OrtGetApiBase)", lib);
+        sr_errf(err, errlen, "%s is not an ONNX Runtime library (no OrtGetApiBase)", lib);
         r = -EINVAL;
         goto fail;
     }
     snprintf(e->version, sizeof(e->version), "%s", base->GetVersionString());
     e->ort = base->GetApi(ORT_API_VERSION);
     if (!e->ort) {
-        errf(err, errlen, "ONNX Runtime %s at %s is older than the API this build needs (version %d)", e->version,
+        sr_errf(err, errlen, "ONNX Runtime %s at %s is older than the API this build needs (version %d)", e->version,
              lib, ORT_API_VERSION);
         r = -ENOTSUP;
         goto fail;
@@ -532,6 +574,7 @@ int sr_embed_open(const sr_embed_options *o, sr_embed **ret, char *err, size_t e
     int threads = o->threads > 0 ? o->threads : cpu_count();
     if ((r = create_session(e, o, model_path, threads, err, errlen)) < 0)
         goto fail;
+    e->pad_den = strcmp(e->provider, "cuda") == 0 ? EMBED_PAD_DEN_CUDA : EMBED_PAD_DEN_CPU;
     if ((r = inspect_io(e, err, errlen)) < 0)
         goto fail;
     /* A probe run: checks that the graph runs, and learns the output's rank and width. */
@@ -588,12 +631,12 @@ static int item_cmp(const void *a, const void *b) {
 
 /* How many of the next items (sorted by length) go into one runtime call: at most max_rows, at
  * most max_cells padded tokens, and little padding (above). */
-static size_t next_batch(const embed_item *items, size_t avail, size_t max_rows, size_t max_cells) {
+static size_t next_batch(const embed_item *items, size_t avail, size_t max_rows, size_t max_cells, size_t pad_den) {
     size_t rows = 1, real = items[0].len;
     while (rows < avail && rows < max_rows) {
         size_t len = items[rows].len; /* the longest so far, being sorted */
         size_t cells = (rows + 1) * len;
-        if (cells > max_cells || (cells - (real + len)) * EMBED_PAD_DEN > real + len)
+        if (cells > max_cells || (cells - (real + len)) * pad_den > real + len)
             break;
         real += len;
         rows++;
@@ -606,7 +649,7 @@ int sr_embed_batch(sr_embed *e, const char *const *texts, const size_t *lens, si
     if (n == 0)
         return 0;
     if (!texts || !out) {
-        errf(err, errlen, "no texts or no output buffer");
+        sr_errf(err, errlen, "no texts or no output buffer");
         return -EINVAL;
     }
     size_t window = e->max_batch * EMBED_WINDOW_BATCHES;
@@ -620,7 +663,7 @@ int sr_embed_batch(sr_embed *e, const char *const *texts, const size_t *lens, si
     float **dst = malloc(e->max_batch * sizeof(float *));
     int r = 0;
     if (!ids || !packed || !items || !blens || !dst) {
-        errf(err, errlen, "could not allocate a batch of %zu texts", window);
+        sr_errf(err, errlen, "could not allocate a batch of %zu texts", window);
         r = -ENOMEM;
         goto done;
     }
@@ -633,7 +676,7 @@ int sr_embed_batch(sr_embed *e, const char *const *texts, const size_t *lens, si
             size_t got = 0;
             r = sr_wordpiece_encode(e->wp, t ? t : "", t ? len : 0, ids + i * maxt, maxt, &got);
             if (r < 0) {
-                errf(err, errlen, "could not tokenize text %zu", start + i);
+                sr_errf(err, errlen, "could not tokenize text %zu of the batch: %s", start + i, strerror(-r));
                 break;
             }
             items[i] = (embed_item){.index = i, .len = got};
@@ -643,7 +686,7 @@ int sr_embed_batch(sr_embed *e, const char *const *texts, const size_t *lens, si
             break;
         qsort(items, count, sizeof(*items), item_cmp);
         for (size_t b = 0, rows = 0; b < count && r == 0; b += rows) {
-            rows = next_batch(items + b, count - b, e->max_batch, e->max_batch_tokens);
+            rows = next_batch(items + b, count - b, e->max_batch, e->max_batch_tokens, e->pad_den);
             size_t seq = items[b + rows - 1].len;
             for (size_t k = 0; k < rows; k++) {
                 const embed_item *it = &items[b + k];

@@ -68,9 +68,11 @@ const char *sr_embed_precision_name(const sr_embed *e);
 const char *sr_embed_runtime_version(const sr_embed *e);
 
 /* Embeds n texts (UTF-8; lens[i] bytes each, or strlen when lens is NULL) into out, n * dim
- * floats, row i for text i, each row L2-normalized. Invalid UTF-8 is replaced, never refused.
- * Works through the texts max_batch at a time, shortest-first within each call to limit
- * padding. Returns 0 or a negative errno with a message in err. */
+ * floats, row i for text i, each row L2-normalized. Invalid UTF-8 is replaced, never refused; a
+ * text is cut at max_tokens. Tokenizes up to 8 x max_batch texts ahead, sorts them by length and
+ * runs texts of about the same length together (at most max_batch texts and max_batch_tokens
+ * padded tokens per runtime call), so memory stays bounded whatever n is. Returns 0, or a
+ * negative errno with a message in err; on failure the contents of out are unspecified. */
 int sr_embed_batch(sr_embed *e, const char *const *texts, const size_t *lens, size_t n, float *out,
                    char *err, size_t errlen);
 

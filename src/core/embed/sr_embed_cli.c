@@ -13,7 +13,8 @@
 #include "sr_parse.h"
 #include "sr_wordpiece.h"
 
-#define CLI_MAX_LINE (1024 * 1024)   /* longer lines are cut (the model reads 256 tokens at most) */
+#define CLI_MAX_LINE (64 * 1024)     /* longer lines are cut (the model reads 256 tokens at most) */
+#define CLI_KEEP_LINE 4096           /* line buffers larger than this are freed after each chunk */
 #define CLI_CHUNK_BATCHES 8          /* lines read ahead per call: batch x this */
 
 static void usage(FILE *out) {
@@ -137,6 +138,8 @@ static ssize_t read_line(FILE *in, char **buf, size_t *cap, int *ret_cut) {
         }
         if (len + 1 >= *cap) {
             size_t ncap = *cap ? *cap * 2 : 256;
+            if (ncap > CLI_MAX_LINE + 1)
+                ncap = CLI_MAX_LINE + 1;
             char *n = realloc(*buf, ncap);
             if (!n)
                 return -2;
@@ -162,7 +165,7 @@ static ssize_t read_line(FILE *in, char **buf, size_t *cap, int *ret_cut) {
 static void print_vector(const float *v, size_t dim) {
     putchar('[');
     for (size_t j = 0; j < dim; j++)
-        printf(j ? ",%.7g" : "%.7g", (double)v[j]);
+        printf(j ? ",%.9g" : "%.9g", (double)v[j]); /* 9 digits: a float read back is the same float */
     fputs("]\n", stdout);
 }
 
@@ -232,12 +235,16 @@ static int run_lines(sr_embed *e, size_t batch) {
             rc = 1;
             break;
         }
-        for (size_t i = 0; i < count; i++)
+        for (size_t i = 0; i < count; i++) {
             print_vector(vecs + i * dim, dim);
-        if (fflush(stdout) != 0) {
-            rc = 1;
-            break;
+            if (caps[i] > CLI_KEEP_LINE) {
+                free(lines[i]);
+                lines[i] = NULL;
+                caps[i] = 0;
+            }
         }
+        if (fflush(stdout) != 0)
+            break; /* reported by the caller */
     }
 done:
     if (lines)
@@ -257,7 +264,7 @@ int sr_embed_cli_main(int argc, char **argv) {
         return r > 0 ? 0 : 2;
 
     sr_core_config cfg;
-    char err[1024];
+    char err[1024] = "";
     if (sr_core_config_defaults(&cfg) < 0) {
         fprintf(stderr, "embed: out of memory\n");
         return 1;
@@ -315,6 +322,14 @@ int sr_embed_cli_main(int argc, char **argv) {
         rc = run_tokens(sr_embed_tokenizer(e), sr_embed_max_tokens(e));
     } else {
         rc = run_lines(e, eo.max_batch);
+    }
+    if (rc == 0 && ferror(stdin)) {
+        fprintf(stderr, "embed: could not read standard input\n");
+        rc = 1;
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "embed: could not write output: %s\n", strerror(errno));
+        rc = 1;
     }
     sr_embed_free(e);
     sr_core_config_free(&cfg);

@@ -1,6 +1,7 @@
 #include "sr_wordpiece.h"
 
 #include "sr_cleanup.h"
+#include "sr_err.h"
 #include "sr_file.h"
 #include "sr_utf8.h"
 
@@ -59,12 +60,10 @@ struct sr_wordpiece {
 
 static int wp_fail(char *err, size_t errlen, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int wp_fail(char *err, size_t errlen, int r, const char *fmt, ...) {
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    sr_verrf(err, errlen, fmt, ap);
+    va_end(ap);
     return r;
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "sr_cleanup.h"
+#include "sr_err.h"
 #include "sr_log.h"
 #include "sr_pg.h"
 #include "sr_time.h"
@@ -65,15 +66,6 @@ struct sr_jobs_run {
     int64_t started_ms;
 };
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int64_t or_default(int64_t v, int64_t def) { return v > 0 ? v : def; }
 
 static int64_t entry_interval(const sr_jobs_entry *e) {
@@ -92,33 +84,33 @@ static int name_valid(const char *s) {
 
 int sr_jobs_config_check(const sr_jobs_config *cfg, char *err, size_t errlen) {
     if (!cfg || !cfg->jobs || cfg->n == 0 || cfg->n > SR_JOBS_MAX) {
-        set_err(err, errlen, "jobs: between 1 and %d jobs expected", SR_JOBS_MAX);
+        sr_errf(err, errlen, "jobs: between 1 and %d jobs expected", SR_JOBS_MAX);
         return -EINVAL;
     }
     if (cfg->owner && strlen(cfg->owner) >= OWNER_MAX) {
-        set_err(err, errlen, "jobs: owner longer than %d bytes", OWNER_MAX - 1);
+        sr_errf(err, errlen, "jobs: owner longer than %d bytes", OWNER_MAX - 1);
         return -EINVAL;
     }
     if (cfg->poll_ms < 0 || cfg->retry_ms < 0 || cfg->lease_ms < 0 || (cfg->lease_ms && cfg->lease_ms < MIN_LEASE_MS)) {
-        set_err(err, errlen, "jobs: poll, retry and lease must not be negative, the lease at least %d ms",
+        sr_errf(err, errlen, "jobs: poll, retry and lease must not be negative, the lease at least %d ms",
                 MIN_LEASE_MS);
         return -EINVAL;
     }
     for (size_t i = 0; i < cfg->n; i++) {
         const sr_jobs_entry *e = &cfg->jobs[i];
         if (!e->def || !e->def->fn || !name_valid(e->def->name)) {
-            set_err(err, errlen, "jobs: entry %zu: name must match [a-z0-9_]{1,%d} and a function is required", i,
+            sr_errf(err, errlen, "jobs: entry %zu: name must match [a-z0-9_]{1,%d} and a function is required", i,
                     SR_JOBS_NAME_MAX);
             return -EINVAL;
         }
         int64_t iv = entry_interval(e);
         if (e->interval_ms < 0 || iv < 1000 || iv > MAX_INTERVAL_MS) {
-            set_err(err, errlen, "jobs: %s: interval must be between 1 s and 366 days", e->def->name);
+            sr_errf(err, errlen, "jobs: %s: interval must be between 1 s and 366 days", e->def->name);
             return -EINVAL;
         }
         for (size_t k = 0; k < i; k++)
             if (strcmp(cfg->jobs[k].def->name, e->def->name) == 0) {
-                set_err(err, errlen, "jobs: %s registered twice", e->def->name);
+                sr_errf(err, errlen, "jobs: %s registered twice", e->def->name);
                 return -EINVAL;
             }
     }
@@ -153,7 +145,7 @@ int sr_jobs_register(PGconn *c, const sr_jobs_config *cfg, char *err, size_t err
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             char msg[400];
             sr_pg_errmsg(c, res, msg, sizeof(msg));
-            set_err(err, errlen, "could not register job %s: %s", cfg->jobs[i].def->name, msg);
+            sr_errf(err, errlen, "could not register job %s: %s", cfg->jobs[i].def->name, msg);
             return -EIO;
         }
     }
@@ -167,7 +159,7 @@ static int stopping(const atomic_int *stop) { return stop && atomic_load(stop); 
 
 int sr_jobs_run_step(sr_jobs_run *run, char *err, size_t errlen) {
     if (PQtransactionStatus(run->conn) != PQTRANS_IDLE) {
-        set_err(err, errlen, "job %s: sr_jobs_run_step inside a transaction", run->def->name);
+        sr_errf(err, errlen, "job %s: sr_jobs_run_step inside a transaction", run->def->name);
         return -EINVAL;
     }
     int64_t lease = or_default(run->cfg->lease_ms, DEFAULT_LEASE_MS);
@@ -180,11 +172,11 @@ int sr_jobs_run_step(sr_jobs_run *run, char *err, size_t errlen) {
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         char msg[400];
         sr_pg_errmsg(run->conn, res, msg, sizeof(msg));
-        set_err(err, errlen, "could not extend the lease of job %s: %s", run->def->name, msg);
+        sr_errf(err, errlen, "could not extend the lease of job %s: %s", run->def->name, msg);
         return -EIO;
     }
     if (strcmp(PQcmdTuples(res), "1") != 0) {
-        set_err(err, errlen, "job %s: lease lost to another runner", run->def->name);
+        sr_errf(err, errlen, "job %s: lease lost to another runner", run->def->name);
         return -ESTALE;
     }
     return 1;
@@ -242,7 +234,7 @@ static int run_one(PGconn *c, const sr_jobs_config *cfg, const char *owner, cons
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             char msg[400];
             sr_pg_errmsg(c, res, msg, sizeof(msg));
-            set_err(err, errlen, "could not claim a due job: %s", msg);
+            sr_errf(err, errlen, "could not claim a due job: %s", msg);
             return -EIO;
         }
         if (PQntuples(res) == 0)
@@ -252,7 +244,7 @@ static int run_one(PGconn *c, const sr_jobs_config *cfg, const char *owner, cons
             if (strcmp(cfg->jobs[i].def->name, name) == 0)
                 entry = &cfg->jobs[i];
         if (!entry) { /* cannot happen: the claim names only our jobs */
-            set_err(err, errlen, "claimed unknown job %s", name);
+            sr_errf(err, errlen, "claimed unknown job %s", name);
             return -EIO;
         }
     }
@@ -268,15 +260,15 @@ static int run_one(PGconn *c, const sr_jobs_config *cfg, const char *owner, cons
         if (r >= 0)
             out->result = r = -EIO;
         if (!out->error[0])
-            set_err(out->error, sizeof(out->error), "database connection lost");
-        set_err(err, errlen, "job %s: database connection lost, its lease will expire", entry->def->name);
+            sr_errf(out->error, sizeof(out->error), "database connection lost");
+        sr_errf(err, errlen, "job %s: database connection lost, its lease will expire", entry->def->name);
         return -EIO;
     }
     if (PQtransactionStatus(c) != PQTRANS_IDLE) {
         PQclear(PQexec(c, "ROLLBACK"));
         if (r >= 0) {
             out->result = r = -EPROTO;
-            set_err(out->error, sizeof(out->error), "the job left a transaction open (rolled back)");
+            sr_errf(out->error, sizeof(out->error), "the job left a transaction open (rolled back)");
         }
     }
     const char *status = "ok";
@@ -284,11 +276,11 @@ static int run_one(PGconn *c, const sr_jobs_config *cfg, const char *owner, cons
     if (r < 0) {
         status = "error";
         if (!out->error[0])
-            set_err(out->error, sizeof(out->error), "%s", strerror(-r));
+            sr_errf(out->error, sizeof(out->error), "%s", strerror(-r));
         if (stopping(stop)) {
             char reason[MSG_MAX];
             (void)snprintf(reason, sizeof(reason), "%s", out->error);
-            set_err(out->error, sizeof(out->error), "interrupted: runner stopping (%.400s)", reason);
+            sr_errf(out->error, sizeof(out->error), "interrupted: runner stopping (%.400s)", reason);
             out->next_ms = 0;
         } else {
             int64_t retry = or_default(cfg->retry_ms, DEFAULT_RETRY_MS);
@@ -307,7 +299,7 @@ static int run_one(PGconn *c, const sr_jobs_config *cfg, const char *owner, cons
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         char msg[400];
         sr_pg_errmsg(c, res, msg, sizeof(msg));
-        set_err(err, errlen, "could not record the outcome of job %s: %s", entry->def->name, msg);
+        sr_errf(err, errlen, "could not record the outcome of job %s: %s", entry->def->name, msg);
         return -EIO;
     }
     out->recorded = strcmp(PQcmdTuples(res), "1") == 0;
@@ -322,7 +314,7 @@ int sr_jobs_run_due(PGconn *c, const sr_jobs_config *cfg, const atomic_int *stop
     char owner[OWNER_MAX], names[NAMES_MAX];
     default_owner(cfg, owner, sizeof(owner));
     if (build_names(cfg, names, sizeof(names)) < 0) {
-        set_err(err, errlen, "jobs: names too long");
+        sr_errf(err, errlen, "jobs: names too long");
         return -EINVAL;
     }
     int ran = 0, failed = 0;
@@ -397,7 +389,7 @@ static int connect_runner(sr_jobs *j, PGconn **ret, char *err, size_t errlen) {
         return r;
     PGcancel *cancel = PQgetCancel(c);
     if (!cancel) {
-        set_err(err, errlen, "could not get a cancel handle");
+        sr_errf(err, errlen, "could not get a cancel handle");
         return -ENOMEM;
     }
     pthread_mutex_lock(&j->lock);
@@ -487,7 +479,7 @@ int sr_jobs_start(const sr_jobs_config *cfg, sr_jobs **ret) {
     char err[256];
     int r = sr_jobs_config_check(cfg, err, sizeof(err));
     if (r == 0 && (!cfg->pg_conninfo || !cfg->pg_conninfo[0])) {
-        set_err(err, sizeof(err), "jobs: pg_conninfo is required");
+        sr_errf(err, sizeof(err), "jobs: pg_conninfo is required");
         r = -EINVAL;
     }
     if (r < 0) {

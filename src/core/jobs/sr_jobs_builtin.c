@@ -61,15 +61,6 @@ void sr_jobs_builtin_setup_init(sr_jobs_builtin_setup *s, const sr_core_config *
 
 /* ---- SQL helpers ---- */
 
-void sr_jobs_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 int sr_jobs_query(PGconn *c, const char *sql, int n, const char *const *vals, PGresult **ret, const char *what,
                   char *err, size_t errlen) {
     PGresult *res = PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0);
@@ -77,7 +68,7 @@ int sr_jobs_query(PGconn *c, const char *sql, int n, const char *const *vals, PG
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
         char m[400];
         sr_pg_errmsg(c, res, m, sizeof(m));
-        sr_jobs_err(err, errlen, "could not %s: %s", what, m);
+        sr_errf(err, errlen, "could not %s: %s", what, m);
         if (res)
             PQclear(res);
         return -EIO;

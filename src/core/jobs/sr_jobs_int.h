@@ -3,8 +3,8 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
-/* Writes a message into err (may be NULL). */
-void sr_jobs_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#include "sr_err.h"
+
 /* Runs a statement with n text parameters that returns no rows (or rows to discard). 0, or -EIO
  * with "could not <what>: <server message>" in err. */
 int sr_jobs_exec(PGconn *c, const char *sql, int n, const char *const *vals, const char *what, char *err,

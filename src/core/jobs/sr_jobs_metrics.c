@@ -70,7 +70,7 @@ static int rollup_range(PGconn *c, int64_t from, int64_t to, int merge, int64_t 
         return r;
     int null;
     if (get_i64(res, 0, ret_rows, &null) < 0 || null) {
-        sr_jobs_err(err, errlen, "metric_rollup_hours returned no count");
+        sr_errf(err, errlen, "metric_rollup_hours returned no count");
         return -EPROTO;
     }
     return 0;
@@ -101,7 +101,7 @@ static int rollup_step(PGconn *c, const sr_jobs_params *p, int64_t *ret_hours, i
         int start_null, end_null;
         if (PQntuples(res) != 1 || get_i64(res, 0, &start, &start_null) < 0 || get_i64(res, 1, &end, &end_null) < 0 ||
             end_null) {
-            sr_jobs_err(err, errlen, "metric_storage_state: expected one row");
+            sr_errf(err, errlen, "metric_storage_state: expected one row");
             return -EPROTO;
         }
         if (start_null) /* no metric points yet */
@@ -172,7 +172,7 @@ static int drop_raw_step(PGconn *c, const sr_jobs_params *p, int64_t *ret_end, c
             return sr_jobs_exec(c, "COMMIT", 0, NULL, "commit", err, errlen);
         int n1, n2;
         if (get_i64(res, 0, &start, &n1) < 0 || get_i64(res, 1, &end, &n2) < 0 || n1 || n2) {
-            sr_jobs_err(err, errlen, "unreadable chunk range of metric_points");
+            sr_errf(err, errlen, "unreadable chunk range of metric_points");
             return -EPROTO;
         }
         merge = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
@@ -190,7 +190,7 @@ static int drop_raw_step(PGconn *c, const sr_jobs_params *p, int64_t *ret_end, c
         if (r < 0)
             return r;
         if (strcmp(PQgetvalue(res, 0, 0), "1") != 0) {
-            sr_jobs_err(err, errlen, "drop_chunks on metric_points before %" PRId64 " ms dropped %s chunks, not 1", end,
+            sr_errf(err, errlen, "drop_chunks on metric_points before %" PRId64 " ms dropped %s chunks, not 1", end,
                         PQgetvalue(res, 0, 0));
             return -EPROTO;
         }

@@ -67,12 +67,12 @@ static int delete_rows(sr_jobs_run *run, const char *sql, int64_t days, const ch
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             char m[400];
             sr_pg_errmsg(c, res, m, sizeof(m));
-            sr_jobs_err(err, errlen, "could not delete %s: %s", what, m);
+            sr_errf(err, errlen, "could not delete %s: %s", what, m);
             return -EIO;
         }
         int64_t n;
         if (sr_parse_i64(PQcmdTuples(res), 0, INT64_MAX, &n) < 0) {
-            sr_jobs_err(err, errlen, "could not delete %s: no row count", what);
+            sr_errf(err, errlen, "could not delete %s: no row count", what);
             return -EPROTO;
         }
         total += n;
@@ -144,7 +144,7 @@ static int trgm_exec(PGconn *c, const char *sql, const char *what, const char *c
         return 1;
     char m[400];
     sr_pg_errmsg(c, res, m, sizeof(m));
-    sr_jobs_err(err, errlen, "could not %s of chunk %s: %s", what, chunk, m);
+    sr_errf(err, errlen, "could not %s of chunk %s: %s", what, chunk, m);
     return -EIO;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "sr_cleanup.h"
+#include "sr_err.h"
 #include "sr_file.h"
 #include "sr_parse.h"
 #include "sr_pg.h"
@@ -31,15 +32,6 @@ static const char SQL_CREATE_TABLE[] = "CREATE TABLE IF NOT EXISTS schema_migrat
                                        " applied_at timestamptz NOT NULL DEFAULT now())";
 static const char SQL_APPLIED[] = "SELECT version, name, checksum FROM schema_migrations ORDER BY version";
 static const char SQL_RECORD[] = "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1::integer, $2, $3)";
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* "0002_hosts_metrics.sql" -> version 2, name "hosts_metrics". 0, or -EINVAL for other names
  * (which the caller skips when they do not look like migrations at all). */
@@ -82,7 +74,7 @@ static int list_dir(const char *dir, migration **ret, size_t *ret_n, char *err, 
     DIR *d = opendir(dir); /* opendir uses O_CLOEXEC */
     if (!d) {
         int r = -errno;
-        set_err(err, errlen, "could not open migrations directory %s: %s", dir, strerror(-r));
+        sr_errf(err, errlen, "could not open migrations directory %s: %s", dir, strerror(-r));
         return r;
     }
     migration *list = calloc(SR_MIGRATE_MAX_FILES, sizeof(*list));
@@ -99,12 +91,12 @@ static int list_dir(const char *dir, migration **ret, size_t *ret_n, char *err, 
         if (len < 4 || strcmp(f + len - 4, ".sql") != 0)
             continue; /* READMEs and editor files are not migrations */
         if (n == SR_MIGRATE_MAX_FILES) {
-            set_err(err, errlen, "too many migrations in %s", dir);
+            sr_errf(err, errlen, "too many migrations in %s", dir);
             r = -E2BIG;
             break;
         }
         if (parse_name(f, &list[n]) < 0) {
-            set_err(err, errlen, "bad migration file name %s (want NNNN_lower_name.sql) in %s", f, dir);
+            sr_errf(err, errlen, "bad migration file name %s (want NNNN_lower_name.sql) in %s", f, dir);
             r = -EINVAL;
             break;
         }
@@ -115,7 +107,7 @@ static int list_dir(const char *dir, migration **ret, size_t *ret_n, char *err, 
         qsort(list, n, sizeof(*list), cmp_version);
         for (size_t i = 1; i < n; i++) {
             if (list[i].version == list[i - 1].version) {
-                set_err(err, errlen, "duplicate migration version: %s and %s", list[i - 1].file, list[i].file);
+                sr_errf(err, errlen, "duplicate migration version: %s and %s", list[i - 1].file, list[i].file);
                 r = -EINVAL;
                 break;
             }
@@ -152,7 +144,7 @@ static int exec_params(PGconn *c, const char *sql, int n, const char *const *par
         return 0;
     char msg[512];
     sr_pg_errmsg(c, res, msg, sizeof(msg));
-    set_err(err, errlen, "could not %s: %s", what, msg);
+    sr_errf(err, errlen, "could not %s: %s", what, msg);
     return -EIO;
 }
 
@@ -160,7 +152,7 @@ static int apply_one(PGconn *c, const char *dir, const migration *m, const char 
                      size_t errlen) {
     char msg[512];
     if (sr_pg_exec(c, "BEGIN", msg, sizeof(msg)) < 0) {
-        set_err(err, errlen, "could not begin transaction: %s", msg);
+        sr_errf(err, errlen, "could not begin transaction: %s", msg);
         return -EIO;
     }
     _cleanup_pgresult_ PGresult *res = PQexec(c, sql);
@@ -169,7 +161,7 @@ static int apply_one(PGconn *c, const char *dir, const migration *m, const char 
         sr_pg_errmsg(c, res, msg, sizeof(msg));
         char where[512];
         snprintf(where, sizeof(where), "%s/%s", dir, m->file);
-        set_err(err, errlen, "migration %s failed: %s", where, msg);
+        sr_errf(err, errlen, "migration %s failed: %s", where, msg);
         (void)sr_pg_exec(c, "ROLLBACK", NULL, 0);
         return -EIO;
     }
@@ -178,7 +170,7 @@ static int apply_one(PGconn *c, const char *dir, const migration *m, const char 
     const char *params[3] = {version, m->name, sum};
     int r = exec_params(c, SQL_RECORD, 3, params, err, errlen, "record migration");
     if (r == 0 && sr_pg_exec(c, "COMMIT", msg, sizeof(msg)) < 0) {
-        set_err(err, errlen, "could not commit migration %s: %s", m->file, msg);
+        sr_errf(err, errlen, "could not commit migration %s: %s", m->file, msg);
         r = -EIO;
     }
     if (r < 0)
@@ -199,7 +191,7 @@ static int read_hashed(const char *dir, const migration *m, char path[MIGRATION_
     size_t len = 0;
     int r = sr_file_read_all(path, SR_MIGRATE_MAX_FILE_SIZE, &sql, &len);
     if (r < 0) {
-        set_err(err, errlen, "could not read migration %s: %s", path, strerror(-r));
+        sr_errf(err, errlen, "could not read migration %s: %s", path, strerror(-r));
         return r;
     }
     if (sha256_hex(sql, len, sum) < 0)
@@ -214,13 +206,13 @@ static int apply_locked(PGconn *c, const char *dir, const migration *list, size_
                         size_t errlen) {
     char msg[512];
     if (sr_pg_exec(c, SQL_CREATE_TABLE, msg, sizeof(msg)) < 0) {
-        set_err(err, errlen, "could not create schema_migrations: %s", msg);
+        sr_errf(err, errlen, "could not create schema_migrations: %s", msg);
         return -EIO;
     }
     _cleanup_pgresult_ PGresult *done = PQexec(c, SQL_APPLIED);
     if (PQresultStatus(done) != PGRES_TUPLES_OK) {
         sr_pg_errmsg(c, done, msg, sizeof(msg));
-        set_err(err, errlen, "could not read schema_migrations: %s", msg);
+        sr_errf(err, errlen, "could not read schema_migrations: %s", msg);
         return -EIO;
     }
     int rows = PQntuples(done);
@@ -241,7 +233,7 @@ static int apply_locked(PGconn *c, const char *dir, const migration *list, size_
                 continue;
             is_applied[i] = 1;
             if (strcmp(PQgetvalue(done, row, 2), sums[i]) != 0) {
-                set_err(err, errlen,
+                sr_errf(err, errlen,
                         "migration %s was changed after it was applied (checksum %s differs from the recorded one); "
                         "add a new migration instead",
                         path, sums[i]);
@@ -260,7 +252,7 @@ static int apply_locked(PGconn *c, const char *dir, const migration *list, size_
         if (r < 0)
             return r;
         if (strcmp(sum, sums[i]) != 0) {
-            set_err(err, errlen, "migration %s changed while migrating", path);
+            sr_errf(err, errlen, "migration %s changed while migrating", path);
             return -EBADMSG;
         }
         r = apply_one(c, dir, &list[i], sql, sum, err, errlen);
