@@ -322,16 +322,23 @@ static void write_temp(char *path, size_t pathlen, const char *suffix, const cha
     assert_int_equal(close(fd), 0);
 }
 
-static void test_load_file(void **state) {
-    (void)state;
+/* Writes data to a temporary file with the suffix, loads it, removes the file. */
+static sr_wordpiece *load_temp(const char *suffix, const char *data) {
     char path[64];
-    write_temp(path, sizeof(path), ".txt", test_vocab);
+    write_temp(path, sizeof(path), suffix, data);
     sr_wordpiece *wp = NULL;
     char err[256] = "";
     int r = sr_wordpiece_load(path, &wp, err, sizeof(err));
     unlink(path);
     if (r != 0)
         fail_msg("could not load %s: %s", path, err);
+    return wp;
+}
+
+static void test_load_file(void **state) {
+    (void)state;
+    sr_wordpiece *wp = load_temp(".txt", test_vocab);
+    char err[256] = "";
     assert_int_equal(sr_wordpiece_vocab_size(wp), 47);
     check_ids(wp, "Hello, World!", 13, 16, IDS(2, 18, 16, 19, 27, 3), __LINE__);
     sr_wordpiece_free(wp);
@@ -387,14 +394,8 @@ static void test_tokenizer_json(void **state) {
     char buf[4096];
     int n = snprintf(buf, sizeof(buf), json_fmt, json_added, json_norm, json_pre, "WordPiece", "");
     assert_true(n > 0 && (size_t)n < sizeof(buf));
-    char path[64];
-    write_temp(path, sizeof(path), ".json", buf);
-    sr_wordpiece *wp = NULL;
+    sr_wordpiece *wp = load_temp(".json", buf);
     char err[256] = "";
-    int r = sr_wordpiece_load(path, &wp, err, sizeof(err));
-    unlink(path);
-    if (r != 0)
-        fail_msg("could not load %s: %s", path, err);
     assert_int_equal(sr_wordpiece_vocab_size(wp), 10);
     assert_int_equal(sr_wordpiece_unk(wp), 1);
     assert_int_equal(sr_wordpiece_cls(wp), 2);
