@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sr_base64.h"
 #include "sr_err.h"
 #include "sr_parse.h"
 #include "sr_utf8.h"
@@ -107,29 +108,11 @@ static int name_check(const char *name, char *err, size_t errlen) {
     return 0;
 }
 
-/* Padded base64url (Go's base64.URLEncoding), as nats.go encodes names and digests. */
-static void b64url(const unsigned char *in, size_t n, char *out) {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        out[o++] = tab[(v >> 18) & 63];
-        out[o++] = tab[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? tab[v & 63] : '=';
-    }
-    out[o] = '\0';
-}
-
 #define SUBJ_MAX (4 + BUCKET_MAX + 3 + ((SR_OBJSTORE_NAME_MAX + 2) / 3) * 4 + 1)
 
 static void meta_subject(const sr_objstore *os, const char *name, char out[SUBJ_MAX]) {
     char enc[((SR_OBJSTORE_NAME_MAX + 2) / 3) * 4 + 1];
-    b64url((const unsigned char *)name, strlen(name), enc);
+    (void)sr_base64url_encode(name, strlen(name), true, enc, sizeof(enc)); /* names are capped: it fits */
     snprintf(out, SUBJ_MAX, "$O.%s.M.%s", os->bucket, enc);
 }
 
@@ -152,7 +135,7 @@ static int nuid_new(char out[NUID_LEN + 1], char *err, size_t errlen) {
 
 static void digest_string(const unsigned char sha[32], char out[64]) {
     char enc[45];
-    b64url(sha, 32, enc);
+    (void)sr_base64url_encode(sha, 32, true, enc, sizeof(enc)); /* Go's base64.URLEncoding: padded */
     snprintf(out, 64, DIGEST_PREFIX "%s", enc);
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sr_base64.h"
 #include "sr_parse.h"
 #include "srql_internal.h"
 #include "srql_values.h"
@@ -21,28 +22,6 @@ uint64_t srql_query_hash(const char *q, size_t len) {
         h *= 1099511628211ULL;
     }
     return h;
-}
-
-static int b64_encode(const unsigned char *in, size_t n, char *out, size_t outlen) {
-    size_t need = (n * 4 + 2) / 3 + 1;
-    if (need > outlen)
-        return -ENOBUFS;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        out[o++] = b64[(v >> 18) & 63];
-        out[o++] = b64[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[o++] = b64[(v >> 6) & 63];
-        if (i + 2 < n)
-            out[o++] = b64[v & 63];
-    }
-    out[o] = '\0';
-    return 0;
 }
 
 static int b64_value(char c) {
@@ -85,7 +64,7 @@ int srql_cursor_encode(uint64_t h, const srql_cursor *c, char *out, size_t outle
         n = snprintf(raw, sizeof(raw), "1|%016" PRIx64 "|o|%" PRId64, h, c->offset);
     if (n < 0 || (size_t)n >= sizeof(raw))
         return -EINVAL;
-    return b64_encode((const unsigned char *)raw, (size_t)n, out, outlen);
+    return sr_base64url_encode(raw, (size_t)n, false, out, outlen);
 }
 
 int srql_cursor_decode(const char *s, uint64_t h, srql_cursor *ret) {
