@@ -12,7 +12,7 @@ export SR_NATS_SERVER ?= $(SR_CACHE)/rootfs-trixie/usr/sbin/nats-server
 export SR_TEST_PG ?= host=127.0.0.1 port=55432 user=postgres dbname=postgres
 
 .PHONY: help deps devdb devdb-stop model model-gpu build build-asan web generate check-generated check test test-unit \
-        test-web test-valgrind test-asan test-e2e test-e2e-asan fuzz run bench-ingest bench-agent bench-search bench-embed clean
+        test-web test-valgrind test-asan test-e2e test-e2e-asan fuzz run bench-ingest bench-agent bench-search bench-embed bench-distribute clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -97,6 +97,9 @@ bench-search: build devdb ## benchmark: 10M realistic events -> JetStream -> cor
 
 bench-embed: build ## benchmark: sentence embeddings on this machine's CPU (or GPU), batch 1/32/256
 	@scripts/bench-embed.sh $(BUILD)
+
+bench-distribute: build ## benchmark: a 100 MB Trivy DB bundle from the gateway to 10 agents over loopback (needs -DSR_FAULT_INJECTION=ON)
+	@scripts/bench-distribute.sh $(BUILD)
 
 clean: ## remove build trees
 	rm -rf $(BUILD) $(BUILD_ASAN) web/dist

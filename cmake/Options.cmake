@@ -3,6 +3,13 @@ option(SR_WERROR "Treat warnings as errors" ON)
 option(SR_SANITIZE "Build with ASan + UBSan" OFF)
 option(SR_FUZZ "Build libFuzzer targets (clang only)" OFF)
 option(SR_COLLECTOR_METRICS "Agent collector: host metrics from /proc and /sys" ON)
+# Test builds only: environment variables (SR_FAULT_*) that make the gateway corrupt or slow down
+# artifact chunks and the agent kill itself mid-download (docs/internals/artifacts.md). Never in a
+# release build.
+option(SR_FAULT_INJECTION "Test hooks for artifact distribution faults (tests only, never release)" OFF)
+# Trivy as a library in the agent (src/agent/scan/trivy, Go c-archive; Go needed at build time).
+# OFF builds the agent without it: no `trivy` capability, scans and DB installs answer "not built".
+option(SR_TRIVY "Agent: vulnerability scanning with Trivy linked in (needs Go)" ON)
 option(SR_JOURNALD "Agent: read the systemd journal (needs libsystemd, found with pkg-config)" ON)
 
 # Sentence embeddings: `make model` (scripts/model.sh) caches the ONNX Runtime header, the runtime

@@ -9,10 +9,15 @@
 #include "sr_logtail.h"
 #include "sr_logtail_journal.h"
 #include "sr_logtail_pack.h"
+#include "sr_scan.h"
+#include "sr_scan_cli.h"
+#include "sr_trivy.h"
 #include "sr_spool.h"
 #include "sr_time.h"
 
 #ifdef SR_AGENT_HAVE_TRANSPORT
+#include "sr_artifact.h"
+#include "sr_scan_cmd.h"
 #include "sr_transport.h"
 #endif
 
@@ -56,10 +61,14 @@ typedef struct {
 
 static void usage(FILE *out) {
     fputs("usage: serviceradar-agent [-c FILE] [--check-config | --print-default-config | --once | --version]\n"
+          "       serviceradar-agent [-c FILE] --scan ROOT [--trivy-db DIR] [--sbom FILE]\n"
           "  -c, --config FILE         configuration file (default " SR_AGENT_DEFAULT_CONFIG " when present)\n"
           "      --check-config        validate the configuration, print the effective one, exit 0 or 1\n"
           "      --print-default-config  print a sample configuration with every default\n"
           "      --once                collect one sample (rates over 1 s), print it as JSON lines, exit\n"
+          "      --scan ROOT           scan the directory ROOT with Trivy once (offline), print the JSON report, exit\n"
+          "      --trivy-db DIR        Trivy DB for --scan (default: scan.db_dir, else <data_dir>/trivy/db)\n"
+          "      --sbom FILE           with --scan: also write the CycloneDX SBOM to FILE\n"
           "      --version             print the version\n",
           out);
 }
@@ -98,6 +107,11 @@ static int collectors_init(agent *a) {
     }
     if (a->cfg->logs_enabled && ncap + 1 < SR_ARRAY_SIZE(a->capabilities))
         a->capabilities[ncap++] = "logs";
+#ifdef SR_AGENT_HAVE_TRANSPORT
+    /* the gateway sends the Trivy DB only to agents that can install it */
+    if (sr_artifact_trivy_usable() && ncap + 1 < SR_ARRAY_SIZE(a->capabilities))
+        a->capabilities[ncap++] = SR_ARTIFACT_CAPABILITY;
+#endif
     a->capabilities[ncap] = NULL;
     return 0;
 }
@@ -156,6 +170,54 @@ static void collect_and_spool(agent *a) {
         a->dropped_logged = st.dropped_records;
     }
 }
+
+#ifdef SR_AGENT_HAVE_TRANSPORT
+/* The vulnerability scanner, when enabled and built in; NULL otherwise (reasons logged). */
+static sr_scan *scan_start(agent *a, sr_transport *tr) {
+    const sr_agent_config *cfg = a->cfg;
+    if (!cfg->scan_enabled)
+        return NULL;
+    if (!sr_trivy_available()) {
+        sr_info("vulnerability scans are off: this agent was built without the Trivy bridge");
+        return NULL;
+    }
+    char db[4096];
+    int n = cfg->scan_db_dir[0] ? snprintf(db, sizeof(db), "%s", cfg->scan_db_dir)
+                                : snprintf(db, sizeof(db), "%s/trivy/db", cfg->data_dir);
+    if (n < 0 || (size_t)n >= sizeof(db)) {
+        sr_error("vulnerability scans are off: Trivy DB path too long");
+        return NULL;
+    }
+    sr_scan_config sc = {
+        .agent_id = a->agent_id,
+        .hostname = a->hostname,
+        .data_dir = cfg->data_dir,
+        .db_dir = db,
+        .host_root = cfg->scan_host_root,
+        .proc_root = cfg->proc_root,
+        .skip_dirs = cfg->scan_skip_dirs,
+        .containers = cfg->scan_containers,
+        .max_containers = (size_t)cfg->scan_max_containers,
+        .parallel = (int)cfg->scan_parallel,
+        .interval_ms = cfg->scan_interval_ms,
+        .start_delay_ms = cfg->scan_start_delay_ms,
+        .timeout_ms = cfg->scan_timeout_ms,
+        .spool_max_bytes = cfg->spool_max_bytes,
+    };
+    sr_scan *s = NULL;
+    int r = sr_scan_start(&sc, a->spool, &s);
+    if (r < 0) {
+        sr_error("vulnerability scans are off: could not start the scanner: %s", strerror(-r));
+        return NULL;
+    }
+    r = sr_scan_attach(s, tr);
+    if (r < 0)
+        sr_warn("the scan command is not available: %s", strerror(-r));
+    sr_info("vulnerability scans: trivy %s, DB %s, every %" PRId64 " s%s", sr_trivy_version(), db,
+            cfg->scan_interval_ms / 1000, cfg->scan_containers ? ", containers included" : "");
+    return s;
+}
+#endif
 
 static int run_once(agent *a) {
     collect_all(a); /* primes the counters: rates need two samples */
@@ -369,6 +431,22 @@ static int run_daemon(agent *a) {
         srg_global_shutdown();
         return 1;
     }
+    sr_scan *scan = scan_start(a, tr);
+    /* Trivy DB updates pushed by the gateway (artifact_update); on_installed is the scanner's hook */
+    sr_artifact *art = NULL;
+    sr_artifact_config ac = {.data_dir = cfg->data_dir,
+                             .on_installed = scan ? sr_scan_on_db_installed : NULL,
+                             .userdata = scan};
+    char aerr[256] = "";
+    r = sr_artifact_new(&ac, &art, aerr, sizeof(aerr));
+    if (r == 0)
+        r = sr_artifact_attach(art, tr);
+    if (r < 0)
+        sr_warn("trivy-db updates are not taken: %s", aerr[0] ? aerr : strerror(-r));
+    else if (sr_artifact_installed_version(art)[0])
+        sr_info("trivy-db %s installed in %s", sr_artifact_installed_version(art), sr_artifact_db_dir(art));
+    if (scan && art)
+        sr_scan_set_db_version(scan, sr_artifact_installed_version(art));
 #else
     sr_warn("built without the transport: batches stay in the spool");
 #endif
@@ -383,7 +461,11 @@ static int run_daemon(agent *a) {
     }
 #ifdef SR_AGENT_HAVE_TRANSPORT
     sr_spool_wakeup(a->spool);
+    sr_artifact_stop(art); /* a running download ends, so the transport can join its thread */
+    sr_scan_stop(scan);     /* so does a running scan (its command thread too) */
     tr = sr_transport_free(tr);
+    scan = sr_scan_free(scan);
+    art = sr_artifact_free(art);
     srg_global_shutdown();
 #endif
     sr_spool_get_stats(a->spool, &st);
@@ -402,17 +484,20 @@ int main(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    enum { OPT_CHECK = 256, OPT_PRINT_DEFAULT, OPT_ONCE, OPT_VERSION };
+    enum { OPT_CHECK = 256, OPT_PRINT_DEFAULT, OPT_ONCE, OPT_VERSION, OPT_SCAN, OPT_TRIVY_DB, OPT_SBOM };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"check-config", no_argument, NULL, OPT_CHECK},
         {"print-default-config", no_argument, NULL, OPT_PRINT_DEFAULT},
         {"once", no_argument, NULL, OPT_ONCE},
+        {"scan", required_argument, NULL, OPT_SCAN},
+        {"trivy-db", required_argument, NULL, OPT_TRIVY_DB},
+        {"sbom", required_argument, NULL, OPT_SBOM},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL;
+    const char *config_path = NULL, *scan_root = NULL, *scan_db = NULL, *scan_sbom = NULL;
     bool check = false, print_default = false, once = false;
     int o;
     while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -429,6 +514,15 @@ int main(int argc, char **argv) {
         case OPT_ONCE:
             once = true;
             break;
+        case OPT_SCAN:
+            scan_root = optarg;
+            break;
+        case OPT_TRIVY_DB:
+            scan_db = optarg;
+            break;
+        case OPT_SBOM:
+            scan_sbom = optarg;
+            break;
         case OPT_VERSION:
             printf("serviceradar-agent %s\n", SR_VERSION);
             return 0;
@@ -440,7 +534,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (optind < argc) {
+    if (optind < argc || ((scan_db || scan_sbom) && !scan_root)) {
         usage(stderr);
         return 2;
     }
@@ -483,6 +577,18 @@ int main(int argc, char **argv) {
                    cr == -EBADMSG ? "no PEM certificate" : cr == -ENODATA ? "no common name" : strerror(-cr));
         printf("# configuration ok\n");
         rc = fflush(stdout) == 0 ? 0 : 1;
+        goto out;
+    }
+    if (scan_root) {
+        char db[4096];
+        snprintf(db, sizeof(db), "%s", scan_db           ? scan_db
+                                       : a.cfg->scan_db_dir[0] ? a.cfg->scan_db_dir
+                                                               : "");
+        if (!db[0] && snprintf(db, sizeof(db), "%s/trivy/db", a.cfg->data_dir) >= (int)sizeof(db)) {
+            fprintf(stderr, "serviceradar-agent: data_dir too long\n");
+            goto out;
+        }
+        rc = sr_scan_cli(scan_root, db, (int)a.cfg->scan_parallel, a.cfg->scan_timeout_ms, scan_sbom, stdout);
         goto out;
     }
     sr_log_level lvl = SR_LOG_INFO;

@@ -61,6 +61,27 @@ static const sr_config_entry agent_entries[] = {
      "be opened) or off"},
     {"logs.journald_dir", SR_CFG_STRING, offsetof(sr_agent_config, logs_journald_dir), "", 0, 0,
      "directory of journal files to read instead of the local system journal; empty: the system journal"},
+    {"scan.enabled", SR_CFG_BOOL, offsetof(sr_agent_config, scan_enabled), "true", 0, 0,
+     "scan the host and its running containers for vulnerable packages with the linked-in Trivy (an agent built "
+     "without it ignores this), offline, against the Trivy DB the gateway distributes"},
+    {"scan.interval", SR_CFG_DURATION, offsetof(sr_agent_config, scan_interval_ms), "12h", 60000,
+     INT64_C(2592000000), "time between scheduled scans (a scan also runs on a `scan` command and after a new DB)"},
+    {"scan.start_delay", SR_CFG_DURATION, offsetof(sr_agent_config, scan_start_delay_ms), "2m", 0, 86400000,
+     "wait this long after start before a scan that is due (so a boot is not slowed down)"},
+    {"scan.timeout", SR_CFG_DURATION, offsetof(sr_agent_config, scan_timeout_ms), "1h", 10000, 86400000,
+     "longest scan of one target (the host or one container)"},
+    {"scan.host_root", SR_CFG_STRING, offsetof(sr_agent_config, scan_host_root), "/", 0, 0,
+     "root filesystem of the host (e.g. /host when the agent runs in a container)"},
+    {"scan.db_dir", SR_CFG_STRING, offsetof(sr_agent_config, scan_db_dir), "", 0, 0,
+     "Trivy DB directory (trivy.db, metadata.json); empty: <data_dir>/trivy/db, where distributed DBs are installed"},
+    {"scan.containers", SR_CFG_BOOL, offsetof(sr_agent_config, scan_containers), "true", 0, 0,
+     "also scan each running container (Docker, containerd, CRI-O, Podman, LXC) through /proc/<pid>/root"},
+    {"scan.max_containers", SR_CFG_INT, offsetof(sr_agent_config, scan_max_containers), "64", 0, 4096,
+     "most containers scanned in one run (the rest are reported as skipped)"},
+    {"scan.parallel", SR_CFG_INT, offsetof(sr_agent_config, scan_parallel), "1", 1, 64,
+     "CPU threads and file analyzers a scan may use; scans run at the lowest CPU and I/O priority"},
+    {"scan.skip_dirs", SR_CFG_STRING, offsetof(sr_agent_config, scan_skip_dirs), "", 0, 0,
+     "comma-separated directories not to scan, relative to each root (proc, sys and dev are always skipped)"},
 };
 
 #define ENABLED_HELP_MAX 200

@@ -35,6 +35,16 @@ typedef struct {
     char *logs_timezone;  /* "UTC", "local" or "+HH:MM" */
     char *logs_journald;  /* "auto", "on" or "off" */
     char *logs_journald_dir; /* "" = the system journal */
+    int scan_enabled;
+    int64_t scan_interval_ms;
+    int64_t scan_start_delay_ms;
+    int64_t scan_timeout_ms;
+    char *scan_host_root;
+    char *scan_db_dir;        /* "" = <data_dir>/trivy/db */
+    int scan_containers;
+    int64_t scan_max_containers;
+    int64_t scan_parallel;
+    char *scan_skip_dirs;     /* comma-separated, relative to each scanned root */
 } sr_agent_config;
 
 typedef struct sr_agent_settings sr_agent_settings;

@@ -15,6 +15,7 @@
 #include "sr_core_stats.h"
 #include "sr_file.h"
 #include "sr_ingest.h"
+#include "sr_dbsync.h"
 #include "sr_jobs_builtin.h"
 #include "sr_log.h"
 #include "sr_migrate.h"
@@ -161,6 +162,8 @@ static int ensure_streams(natsConnection *nc, const sr_core_config *cfg, const s
         .logs_max_bytes = (int64_t)cfg->logs_max_bytes,
         .security_max_age_ms = cfg->security_max_age_ms,
         .security_max_bytes = (int64_t)cfg->security_max_bytes,
+        .scans_max_age_ms = cfg->scans_max_age_ms,
+        .scans_max_bytes = (int64_t)cfg->scans_max_bytes,
         .ack_wait_ms = cfg->ack_wait_ms,
         .max_ack_pending = cfg->max_ack_pending,
     };
@@ -292,6 +295,7 @@ int main(int argc, char **argv) {
     natsConnection *nc = NULL;
     sr_ingest *ingest = NULL;
     sr_jobs *jobs = NULL;
+    sr_dbsync *dbsync = NULL; /* trivy_db_sync, when trivy_db.enabled */
     sr_jobs_builtin_setup job_setup; /* the runner points into it until it stops */
 #if defined(SR_HAVE_API)
     sr_api *api = NULL;
@@ -334,9 +338,9 @@ int main(int argc, char **argv) {
         goto out;
     atomic_store(&stats.db_connected, 1);
 
-    sr_info("ensuring streams %s, %s, %s, %s and consumers %s, %s, %s, %s", SR_STREAM_TELEMETRY, SR_STREAM_AGENTS,
-            SR_STREAM_LOGS, SR_STREAM_SECURITY, SR_CONSUMER_METRICS, SR_CONSUMER_AGENTS, SR_CONSUMER_LOGS,
-            SR_CONSUMER_FALCO);
+    sr_info("ensuring streams %s, %s, %s, %s, %s and consumers %s, %s, %s, %s, %s", SR_STREAM_TELEMETRY,
+            SR_STREAM_AGENTS, SR_STREAM_LOGS, SR_STREAM_SECURITY, SR_STREAM_SCANS, SR_CONSUMER_METRICS,
+            SR_CONSUMER_AGENTS, SR_CONSUMER_LOGS, SR_CONSUMER_FALCO, SR_CONSUMER_SCANS);
     if (ensure_streams(nc, &cfg, &sigs, &sig) < 0)
         goto out;
 
@@ -350,6 +354,8 @@ int main(int argc, char **argv) {
         .events_workers = (int)cfg.events_workers,
         .falco_workers = (int)cfg.falco_workers,
         .events_batch_size = (int)cfg.events_batch_size,
+        .scan_workers = (int)cfg.scans_workers,
+        .scan_max_document_bytes = (size_t)cfg.scans_max_document_bytes,
     };
     r = sr_ingest_start(&ic, nc, &stats, &ingest);
     if (r < 0) {
@@ -357,12 +363,20 @@ int main(int argc, char **argv) {
         goto out;
     }
     sr_info("ingest ready (%d metrics workers, batches of %d or %lld ms; %d log and %d Falco event workers, "
-            "batches of %d)",
+            "batches of %d; %d scan workers)",
             ic.workers, ic.batch_size, (long long)ic.batch_wait_ms, ic.events_workers, ic.falco_workers,
-            ic.events_batch_size);
+            ic.events_batch_size, ic.scan_workers);
 
     if (cfg.jobs_enabled) {
         sr_jobs_builtin_setup_init(&job_setup, &cfg);
+        r = sr_dbsync_setup(&cfg, nc, &job_setup, &dbsync, err, sizeof(err));
+        if (r < 0) {
+            sr_error("could not set up the Trivy DB download: %s", err);
+            goto out;
+        }
+        if (dbsync)
+            sr_info("trivy-db: job " SR_DBSYNC_JOB " checks %s every %lld s", sr_dbsync_source(dbsync),
+                    (long long)(cfg.trivy_db_interval_ms / 1000));
         r = sr_jobs_start(&job_setup.config, &jobs);
         if (r < 0) {
             sr_error("could not start the job runner: %s", strerror(-r));
@@ -412,8 +426,10 @@ out:
 #endif
     if (jobs) {
         sr_info("stopping the job runner");
+        sr_dbsync_cancel(dbsync); /* a running download stops within a second */
         jobs = sr_jobs_free(jobs);
     }
+    dbsync = sr_dbsync_free(dbsync);
     if (ingest) {
         sr_info("stopping ingest (committing in-flight batches)");
         ingest = sr_ingest_free(ingest);

@@ -11,6 +11,7 @@
 #include "sr_telemetry.h"
 
 #define OFF(f) offsetof(gw_config, f)
+#define GW_ARTIFACT_CHUNK_LIMIT (2 * 1024 * 1024) /* ArtifactChunk.data, agent.proto */
 
 static const sr_config_entry entries[] = {
     {"listen", SR_CFG_STRING, OFF(listen), "127.0.0.1:50052", 0, 0, "gRPC listen address, host:port"},
@@ -37,6 +38,24 @@ static const sr_config_entry entries[] = {
     {"shutdown_grace", SR_CFG_DURATION, OFF(shutdown_grace_ms), "10s", 0, 600000,
      "on SIGTERM, how long live uploads may run before they are cancelled"},
     {"log_level", SR_CFG_STRING, OFF(log_level), "info", 0, 0, "debug, info, warn or error"},
+    {"artifact.enabled", SR_CFG_BOOL, OFF(artifact_enabled), "true", 0, 0,
+     "distribute the Trivy DB announced in NATS KV to agents with the trivy capability"},
+    {"artifact.cache_dir", SR_CFG_STRING, OFF(artifact_cache_dir), "/var/cache/serviceradar/gateway", 0, 0,
+     "local cache of distributed artifacts (<dir>/artifacts/trivy-db/<sha256>), created on the first update"},
+    {"artifact.bucket", SR_CFG_STRING, OFF(artifact_bucket), "artifacts", 0, 0,
+     "NATS KV bucket watched for key trivy-db, and the default Object Store bucket of the bundle"},
+    {"artifact.chunk_size", SR_CFG_SIZE, OFF(artifact_chunk_size), "2M", 64 * 1024, GW_ARTIFACT_CHUNK_LIMIT,
+     "bytes per Download chunk"},
+    {"artifact.max_size", SR_CFG_SIZE, OFF(artifact_max_size), "2G", 1024, INT64_C(64) * 1024 * 1024 * 1024,
+     "largest bundle the gateway caches"},
+    {"artifact.max_downloads", SR_CFG_INT, OFF(artifact_max_downloads), "32", 1, 4096,
+     "concurrent Download calls; more are refused RESOURCE_EXHAUSTED and the agents retry"},
+    {"artifact.send_timeout", SR_CFG_DURATION, OFF(artifact_send_timeout_ms), "30s", 1000, 600000,
+     "a Download chunk not taken by the agent within this time ends the call"},
+    {"artifact.retry_interval", SR_CFG_DURATION, OFF(artifact_retry_ms), "10s", 100, 3600000,
+     "wait before retrying a missing bucket, a failed fetch or an agent's failed update (doubling per failure)"},
+    {"artifact.recheck_interval", SR_CFG_DURATION, OFF(artifact_recheck_ms), "60s", 1000, 86400000,
+     "how often the KV key is read besides the watch, in case the watch missed an update"},
 };
 
 const sr_config_table gw_config_table = {entries, sizeof(entries) / sizeof(entries[0])};
@@ -88,6 +107,18 @@ int gw_config_finalize(gw_config *c, char *err, size_t errlen) {
     }
     if (c->nats_password[0] != '\0' && c->nats_user[0] == '\0') {
         snprintf(err, errlen, "nats.password is set but nats.user is empty");
+        return -EINVAL;
+    }
+    if (c->artifact_enabled && c->artifact_cache_dir[0] != '/') {
+        snprintf(err, errlen, "invalid value \"%s\" for artifact.cache_dir: expected an absolute path",
+                 c->artifact_cache_dir);
+        return -EINVAL;
+    }
+    size_t blen = strlen(c->artifact_bucket);
+    if (blen == 0 || blen > 64 || strspn(c->artifact_bucket, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                             "0123456789_-") != blen) {
+        snprintf(err, errlen, "invalid value \"%s\" for artifact.bucket: expected 1..64 of [A-Za-z0-9_-]",
+                 c->artifact_bucket);
         return -EINVAL;
     }
     if (c->gateway_id[0] == '\0') {

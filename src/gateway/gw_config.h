@@ -24,6 +24,16 @@ typedef struct gw_config {
     int64_t max_calls;
     int64_t shutdown_grace_ms;
     char *log_level;
+    /* artifact distribution (gw_artifact) */
+    int artifact_enabled;
+    char *artifact_cache_dir;        /* files in <dir>/artifacts/trivy-db/ */
+    char *artifact_bucket;           /* KV bucket and Object Store bucket */
+    uint64_t artifact_chunk_size;    /* Download chunk, at most 2 MiB */
+    uint64_t artifact_max_size;      /* largest bundle accepted */
+    int64_t artifact_max_downloads;  /* concurrent Download calls */
+    int64_t artifact_send_timeout_ms;
+    int64_t artifact_retry_ms;
+    int64_t artifact_recheck_ms;
 } gw_config;
 
 extern const sr_config_table gw_config_table;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_artifact.h"
 #include "gw_command.h"
 #include "gw_crl.h"
 #include "gw_nats.h"
@@ -30,6 +31,7 @@
 #define GW_CMD_PENDING_BYTES (16 * 1024 * 1024)
 #define GW_MAX_IDENTITY 255
 #define GW_CRL_WARN_INTERVAL_MS 60000
+#define GW_SUBJECT_SCANS "scan.trivy.results" /* ScanPart payloads (stream SCANS) */
 
 struct gw_gateway {
     const gw_config *cfg;
@@ -37,6 +39,7 @@ struct gw_gateway {
     gw_nats *nats;
     gw_registry *registry;
     srg_server *server;
+    gw_artifact *artifact; /* NULL when artifact.enabled is off */
     atomic_bool stopped;
     pthread_mutex_t stop_lock;
     _Atomic int64_t crl_warned_ms;
@@ -194,14 +197,16 @@ static void handle_upload(srg_call *call, void *userdata) {
             snprintf(msg, sizeof(msg), "batch %zu of the upload: %s", nth, verr);
             goto finish;
         }
-        /* sr_telemetry_decode accepts exactly one of the two payloads */
+        /* sr_telemetry_decode accepts exactly one of the three payloads */
         bool is_logs = b->payload_case == SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_LOGS;
+        bool is_scan = b->payload_case == SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_SCAN;
+        const char *subject = is_scan ? GW_SUBJECT_SCANS : is_logs ? GW_SUBJECT_LOGS : GW_SUBJECT_METRICS;
         char msg_id[SR_TELEMETRY_MSG_ID_MAX];
         r = sr_telemetry_msg_id(id, b->epoch, b->seq, msg_id, sizeof(msg_id));
         if (r == 0)
             r = seq_push(&seqs, b->seq);
         if (r == 0)
-            r = gw_pubset_add(pub, is_logs ? GW_SUBJECT_LOGS : GW_SUBJECT_METRICS, buf, len, msg_id, id, received);
+            r = gw_pubset_add(pub, subject, buf, len, msg_id, id, received);
         if (r < 0) {
             status = r == -ENOMEM ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_UNAVAILABLE;
             snprintf(msg, sizeof(msg), "could not publish batch seq %" PRIu64 ": %s", b->seq,
@@ -210,7 +215,7 @@ static void handle_upload(srg_call *call, void *userdata) {
         }
         if (is_logs)
             records += b->logs->n_records;
-        else
+        else if (!is_scan)
             points += b->metrics->n_points;
     }
 
@@ -265,6 +270,7 @@ typedef struct {
     srg_call *call;
     const char *id;
     natsSubscription *sub;
+    gw_artifact_agent *art; /* artifact updates due to this agent; NULL without distribution */
     atomic_bool stop;
 } control_ctx;
 
@@ -279,10 +285,36 @@ static void publish_status(gw_gateway *g, gw_event_kind kind, const char *id, co
         sr_warn("could not publish agent status for %s: %s", id, strerror(-r));
 }
 
-/* Forwards commands.agent.<id> down the stream until told to stop or the call breaks. */
+/* Sends one command down the stream; on failure cancels the call. 0 or a negative errno. */
+static int forward_command(control_ctx *cc, const gw_command *cmd) {
+    Serviceradar__Agent__V1__Command pc;
+    gw_command_to_proto(cmd, &pc);
+    gateway_msg gm;
+    serviceradar__agent__v1__gateway_message__init(&gm);
+    gm.msg_case = SERVICERADAR__AGENT__V1__GATEWAY_MESSAGE__MSG_COMMAND;
+    gm.command = &pc;
+    int r = srg_call_send_msg(cc->call, &gm.base, GW_SEND_TIMEOUT_MS);
+    if (r < 0) {
+        sr_warn("could not send command %s to %s: %s", cmd->command_id, cc->id, strerror(-r));
+        srg_call_cancel(cc->call);
+        return r;
+    }
+    sr_info("sent command %s (%s) to %s", cmd->command_id, cmd->type, cc->id);
+    return 0;
+}
+
+/* Forwards commands.agent.<id> (and artifact updates due to the agent) down the stream until
+ * told to stop or the call breaks. This thread is the only sender after HelloAck. */
 static void *command_forwarder(void *arg) {
     control_ctx *cc = arg;
     while (!atomic_load(&cc->stop)) {
+        gw_command ac;
+        if (gw_artifact_agent_next_command(cc->art, &ac) == 1) {
+            int ar = forward_command(cc, &ac);
+            gw_command_clear(&ac);
+            if (ar < 0)
+                break;
+        }
         natsMsg *m = NULL;
         natsStatus s = natsSubscription_NextMsg(&m, cc->sub, GW_CMD_POLL_MS);
         if (s == NATS_TIMEOUT)
@@ -304,21 +336,10 @@ static void *command_forwarder(void *arg) {
             sr_warn("dropped a command for %s: %s", cc->id, err);
             continue;
         }
-        Serviceradar__Agent__V1__Command pc;
-        gw_command_to_proto(&cmd, &pc);
-        gateway_msg gm;
-        serviceradar__agent__v1__gateway_message__init(&gm);
-        gm.msg_case = SERVICERADAR__AGENT__V1__GATEWAY_MESSAGE__MSG_COMMAND;
-        gm.command = &pc;
-        r = srg_call_send_msg(cc->call, &gm.base, GW_SEND_TIMEOUT_MS);
-        if (r < 0) {
-            sr_warn("could not send command %s to %s: %s", cmd.command_id, cc->id, strerror(-r));
-            gw_command_clear(&cmd);
-            srg_call_cancel(cc->call);
-            break;
-        }
-        sr_info("sent command %s (%s) to %s", cmd.command_id, cmd.type, cc->id);
+        r = forward_command(cc, &cmd);
         gw_command_clear(&cmd);
+        if (r < 0)
+            break;
     }
     return NULL;
 }
@@ -420,6 +441,11 @@ static void handle_control(srg_call *call, void *userdata) {
     sr_info("agent %s connected (host %s, version %s)", id, hello->hostname ? hello->hostname : "",
             hello->agent_version ? hello->agent_version : "");
     publish_status(g, GW_EVENT_HELLO, id, hello, NULL);
+    if (g->artifact && gw_artifact_agent_new(g->artifact, id, hello, &cc.art) < 0) {
+        status = GRPC_STATUS_RESOURCE_EXHAUSTED;
+        snprintf(msg, sizeof(msg), "out of memory");
+        goto done;
+    }
 
     if (pthread_create(&fwd, NULL, command_forwarder, &cc) != 0) {
         status = GRPC_STATUS_RESOURCE_EXHAUSTED;
@@ -457,9 +483,12 @@ static void handle_control(srg_call *call, void *userdata) {
         case SERVICERADAR__AGENT__V1__AGENT_MESSAGE__MSG_HEARTBEAT:
             publish_status(g, GW_EVENT_HEARTBEAT, id, NULL, m->heartbeat);
             break;
+        case SERVICERADAR__AGENT__V1__AGENT_MESSAGE__MSG_RESULT:
+            gw_artifact_agent_result(cc.art, m->result);
+            relay_result(g, id, m);
+            break;
         case SERVICERADAR__AGENT__V1__AGENT_MESSAGE__MSG_ACK:
         case SERVICERADAR__AGENT__V1__AGENT_MESSAGE__MSG_PROGRESS:
-        case SERVICERADAR__AGENT__V1__AGENT_MESSAGE__MSG_RESULT:
             relay_result(g, id, m);
             break;
         default:
@@ -476,6 +505,7 @@ done:
             srg_call_cancel(call); /* wakes a forwarder blocked in a send */
         pthread_join(fwd, NULL);
     }
+    cc.art = gw_artifact_agent_free(cc.art);
     if (cc.sub) {
         natsSubscription_Unsubscribe(cc.sub);
         natsSubscription_Destroy(cc.sub);
@@ -499,7 +529,11 @@ static void handle_download(srg_call *call, void *userdata) {
     const char *id = NULL;
     if (authorize(g, call, "download", &id) < 0)
         return;
-    srg_call_finish(call, GRPC_STATUS_UNIMPLEMENTED, GW_DOWNLOAD_UNAVAILABLE);
+    if (!g->artifact) {
+        srg_call_finish(call, GRPC_STATUS_UNIMPLEMENTED, GW_DOWNLOAD_UNAVAILABLE);
+        return;
+    }
+    gw_artifact_download(g->artifact, call, id);
 }
 
 /* ---- lifecycle ---- */
@@ -545,6 +579,11 @@ int gw_gateway_start(const gw_config *cfg, gw_gateway **ret, char *err, size_t e
         snprintf(err, errlen, "could not connect to nats %s: %s", cfg->nats_url, nerr);
         goto fail;
     }
+    if (cfg->artifact_enabled) {
+        r = gw_artifact_start(cfg, gw_nats_conn(g->nats), &g->artifact, err, errlen);
+        if (r < 0)
+            goto fail;
+    }
     srg_server_options so = {
         .address = cfg->listen,
         .tls = {.ca_file = cfg->tls_ca_file, .cert_file = cfg->tls_cert_file, .key_file = cfg->tls_key_file},
@@ -576,8 +615,10 @@ void gw_gateway_stop(gw_gateway *g) {
          * disconnect, then give uploads the grace period */
         if (g->registry)
             gw_registry_close(g->registry);
+        gw_artifact_stop(g->artifact); /* downloads end at once: agents resume later */
         if (g->server)
             srg_server_shutdown(g->server, (int)g->cfg->shutdown_grace_ms);
+        g->artifact = gw_artifact_free(g->artifact); /* every handler is gone */
         g->nats = gw_nats_free(g->nats, 5000);
     }
     pthread_mutex_unlock(&g->stop_lock);
@@ -588,6 +629,7 @@ gw_gateway *gw_gateway_free(gw_gateway *g) {
         return NULL;
     gw_gateway_stop(g);
     g->server = srg_server_free(g->server);
+    g->artifact = gw_artifact_free(g->artifact);
     g->nats = gw_nats_free(g->nats, 0);
     gw_registry_free(g->registry);
     gw_crl_free(g->crl);

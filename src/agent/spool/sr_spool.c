@@ -703,6 +703,29 @@ int sr_spool_append(sr_spool *s, uint64_t seq, const uint8_t *data, size_t len) 
     return r;
 }
 
+int sr_spool_append_packed(sr_spool *s, sr_spool_pack_fn pack, void *userdata, uint64_t *ret_seq) {
+    if (!pack)
+        return -EINVAL;
+    pthread_mutex_lock(&s->lock);
+    uint64_t seq = s->next_seq;
+    int r = meta_write(s, seq + 1, s->acked);
+    if (r == 0) {
+        s->next_seq = seq + 1;
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        r = pack(seq, &buf, &len, userdata);
+        if (r == 0)
+            r = append_locked(s, seq, buf, len);
+        if (r == 0)
+            pthread_cond_broadcast(&s->cond);
+        free(buf);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (r == 0 && ret_seq)
+        *ret_seq = seq;
+    return r;
+}
+
 typedef struct {
     uint64_t seg_id;
     size_t fd_index;

@@ -28,6 +28,13 @@ int sr_spool_next_seq(sr_spool *s, uint64_t *ret_seq);
 /* Appends one record; it is on disk (fdatasync) when this returns 0. seq must be increasing. */
 int sr_spool_append(sr_spool *s, uint64_t seq, const uint8_t *data, size_t len);
 
+/* Makes the record for seq into a malloc'ed *ret_buf (sr_spool_append_packed frees it). */
+typedef int (*sr_spool_pack_fn)(uint64_t seq, uint8_t **ret_buf, size_t *ret_len, void *userdata);
+/* Takes the next seq and appends the record pack makes for it, under the spool's lock, so
+ * appenders on several threads cannot interleave seqs (next_seq then append can). pack runs under
+ * the lock: keep it short. On failure the seq is skipped (seqs need only increase). */
+int sr_spool_append_packed(sr_spool *s, sr_spool_pack_fn pack, void *userdata, uint64_t *ret_seq);
+
 /* Visits up to max_records unacknowledged records in seq order whose sizes add up to at most
  * max_bytes (the first record is always visited). fn returns 0 to go on, non-zero to stop.
  * data is valid during the callback only. Returns the number visited or a negative errno. */

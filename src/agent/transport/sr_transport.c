@@ -6,8 +6,10 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/types.h>
 #include <sys/utsname.h>
 #include <time.h>
 
@@ -23,8 +25,57 @@
 #define SR_TRANSPORT_PROTOCOL_VERSION 1
 #define SR_TRANSPORT_MAX_CAPS 64
 #define SR_TRANSPORT_MAX_RECORDS 100000
+#define SR_TRANSPORT_MAX_CMD_TYPES 16     /* registered long-running command types */
+#define SR_TRANSPORT_MAX_ARTIFACTS 16     /* entries of Hello.artifact_versions */
+#define SR_TRANSPORT_ARTIFACT_NAME_MAX 64
+#define SR_TRANSPORT_ARTIFACT_VERSION_MAX 128
+#define SR_TRANSPORT_RESULT_QUEUE 64      /* results kept while the Control stream is down */
+#define SR_TRANSPORT_OUTPUT_MAX (1024 * 1024) /* bytes of a command's output document */
+#define SR_TRANSPORT_ERROR_MAX 4096       /* bytes of a command's error text */
+#define SR_TRANSPORT_MESSAGE_MAX 1024     /* bytes of a progress message */
+#define SR_TRANSPORT_PROGRESS_TIMEOUT_MS 5000
 
 enum { CALL_CONTROL, CALL_UPLOAD, CALL_N };
+
+/* A registered long-running command type. */
+typedef struct {
+    char *type;
+    sr_cmd_handler fn;
+    void *userdata;
+    int running; /* a handler of this type is between start and sr_cmd_finish */
+} cmd_type;
+
+/* One handler thread; joined by the control thread once done, or by sr_transport_free. */
+typedef struct cmd_thread {
+    struct cmd_thread *next;
+    pthread_t thread;
+    int finished; /* sr_cmd_finish was called (ctx is gone) */
+    int done;     /* the thread function returned: join it */
+} cmd_thread;
+
+struct sr_cmd_ctx {
+    sr_transport *t;
+    cmd_thread *th;
+    size_t type_idx;
+    char *id;
+    int64_t deadline_unix_ms; /* 0: none */
+    /* handed to the thread, taken by it before the handler runs */
+    sr_cmd_handler fn;
+    void *userdata;
+    char *payload;
+};
+
+/* A result waiting for a Control stream. */
+typedef struct {
+    char *id, *output, *error;
+    int ok;
+    int64_t finished_unix_ms;
+} queued_result;
+
+typedef struct {
+    char name[SR_TRANSPORT_ARTIFACT_NAME_MAX + 1];
+    char version[SR_TRANSPORT_ARTIFACT_VERSION_MAX + 1];
+} artifact_entry;
 
 struct sr_transport {
     sr_transport_config cfg; /* strings below are our copies */
@@ -41,6 +92,23 @@ struct sr_transport {
 
     pthread_t control_thread, upload_thread;
     int control_started, upload_started;
+
+    /* Long-running commands (under lock): registered types, live handler threads, the Hello
+     * artifact map. */
+    cmd_type types[SR_TRANSPORT_MAX_CMD_TYPES];
+    size_t n_types;
+    cmd_thread *threads;
+    artifact_entry artifacts[SR_TRANSPORT_MAX_ARTIFACTS];
+    size_t n_artifacts;
+
+    /* Sends on the Control call, from the control thread and from handler threads, are
+     * serialised by send_lock (srg allows one send in flight per call). ctl_call is the call
+     * once HelloAck arrived, NULL while the stream is down; the queue holds results finished
+     * meanwhile. send_lock is taken before lock, never the other way round. */
+    pthread_mutex_t send_lock;
+    srg_call *ctl_call;
+    queued_result queue[SR_TRANSPORT_RESULT_QUEUE];
+    size_t q_head, q_len;
 };
 
 /* ---- small helpers ---- */
@@ -129,11 +197,30 @@ static int call_timeout(const sr_transport *t) {
 
 /* ---- control stream ---- */
 
+/* Sends on the Control call c. Every sender goes through here (send_lock). */
 static int send_agent_msg(sr_transport *t, srg_call *c, Serviceradar__Agent__V1__AgentMessage *m) {
-    return srg_call_send_msg(c, &m->base, call_timeout(t));
+    pthread_mutex_lock(&t->send_lock);
+    int r = srg_call_send_msg(c, &m->base, call_timeout(t));
+    pthread_mutex_unlock(&t->send_lock);
+    return r;
 }
 
 static int send_hello(sr_transport *t, srg_call *c) {
+    /* the artifact map is copied: handlers may change it meanwhile */
+    artifact_entry arts[SR_TRANSPORT_MAX_ARTIFACTS];
+    Serviceradar__Agent__V1__Hello__ArtifactVersionsEntry ents[SR_TRANSPORT_MAX_ARTIFACTS];
+    Serviceradar__Agent__V1__Hello__ArtifactVersionsEntry *entp[SR_TRANSPORT_MAX_ARTIFACTS];
+    pthread_mutex_lock(&t->lock);
+    size_t n_arts = t->n_artifacts;
+    memcpy(arts, t->artifacts, n_arts * sizeof(arts[0]));
+    pthread_mutex_unlock(&t->lock);
+    for (size_t i = 0; i < n_arts; i++) {
+        serviceradar__agent__v1__hello__artifact_versions_entry__init(&ents[i]);
+        ents[i].key = arts[i].name;
+        ents[i].value = arts[i].version;
+        entp[i] = &ents[i];
+    }
+
     Serviceradar__Agent__V1__Hello h;
     serviceradar__agent__v1__hello__init(&h);
     h.agent_id = (char *)(uintptr_t)(t->cfg.agent_id ? t->cfg.agent_id : "");
@@ -145,6 +232,8 @@ static int send_hello(sr_transport *t, srg_call *c) {
     h.os = t->os;
     h.arch = t->arch;
     h.kernel = t->kernel;
+    h.n_artifact_versions = n_arts;
+    h.artifact_versions = n_arts ? entp : NULL;
     Serviceradar__Agent__V1__AgentMessage m;
     serviceradar__agent__v1__agent_message__init(&m);
     m.msg_case = SERVICERADAR__AGENT__V1__AGENT_MESSAGE__MSG_HELLO;
@@ -167,6 +256,160 @@ static int send_heartbeat(sr_transport *t, srg_call *c) {
     return send_agent_msg(t, c, &m);
 }
 
+/* A CommandResult on c; the caller holds send_lock. */
+static int send_result_locked(sr_transport *t, srg_call *c, const char *id, int ok, const char *output,
+                              const char *error, int64_t finished_unix_ms) {
+    Serviceradar__Agent__V1__CommandResult cr;
+    serviceradar__agent__v1__command_result__init(&cr);
+    cr.command_id = (char *)(uintptr_t)id;
+    cr.ok = ok;
+    cr.output = (char *)(uintptr_t)(output ? output : "");
+    cr.error = (char *)(uintptr_t)(error ? error : "");
+    cr.finished_unix_ms = finished_unix_ms;
+    Serviceradar__Agent__V1__AgentMessage m;
+    serviceradar__agent__v1__agent_message__init(&m);
+    m.msg_case = SERVICERADAR__AGENT__V1__AGENT_MESSAGE__MSG_RESULT;
+    m.result = &cr;
+    return srg_call_send_msg(c, &m.base, call_timeout(t));
+}
+
+static void queued_result_clear(queued_result *q) {
+    free(q->id);
+    free(q->output);
+    free(q->error);
+    memset(q, 0, sizeof(*q));
+}
+
+/* Keeps a result for the next Control stream; the caller holds send_lock. When the queue is
+ * full the oldest result is dropped (the core expires its command). Takes the strings. */
+static void queue_result_locked(sr_transport *t, queued_result *q) {
+    if (t->q_len == SR_TRANSPORT_RESULT_QUEUE) {
+        queued_result_clear(&t->queue[t->q_head]);
+        t->q_head = (t->q_head + 1) % SR_TRANSPORT_RESULT_QUEUE;
+        t->q_len--;
+    }
+    t->queue[(t->q_head + t->q_len) % SR_TRANSPORT_RESULT_QUEUE] = *q;
+    t->q_len++;
+    memset(q, 0, sizeof(*q));
+}
+
+/* Sends the queued results in order on c; the caller holds send_lock. Stops at the first
+ * failure (the rest stays queued). */
+static int flush_results_locked(sr_transport *t, srg_call *c) {
+    while (t->q_len > 0) {
+        queued_result *q = &t->queue[t->q_head];
+        int r = send_result_locked(t, c, q->id, q->ok, q->output, q->error, q->finished_unix_ms);
+        if (r < 0)
+            return r;
+        queued_result_clear(q);
+        t->q_head = (t->q_head + 1) % SR_TRANSPORT_RESULT_QUEUE;
+        t->q_len--;
+    }
+    return 0;
+}
+
+/* Joins handler threads whose function returned. Never blocks on a running handler. */
+static void reap_threads(sr_transport *t) {
+    for (;;) {
+        cmd_thread *done = NULL;
+        pthread_mutex_lock(&t->lock);
+        for (cmd_thread **pp = &t->threads; *pp; pp = &(*pp)->next) {
+            if ((*pp)->done) {
+                done = *pp;
+                *pp = done->next;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&t->lock);
+        if (!done)
+            return;
+        pthread_join(done->thread, NULL);
+        free(done);
+    }
+}
+
+static void *cmd_thread_main(void *arg) {
+    sr_cmd_ctx *ctx = arg;
+    sr_transport *t = ctx->t;
+    cmd_thread *th = ctx->th;
+    sr_cmd_handler fn = ctx->fn;
+    void *ud = ctx->userdata;
+    char *payload = SR_TAKE_PTR(ctx->payload);
+    fn(ctx, payload ? payload : "", ud);
+    free(payload);
+    pthread_mutex_lock(&t->lock);
+    int finished = th->finished;
+    pthread_mutex_unlock(&t->lock);
+    if (!finished) /* only this thread can finish ctx, so it is still ours */
+        sr_cmd_finish(ctx, 0, NULL, "the command handler returned without a result");
+    pthread_mutex_lock(&t->lock);
+    th->done = 1;
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
+/* Starts the registered handler of type idx for cmd. 0, or a negative errno with err set. */
+static int start_handler(sr_transport *t, size_t idx, const Serviceradar__Agent__V1__Command *cmd, char *err,
+                         size_t errlen) {
+    sr_cmd_ctx *ctx = calloc(1, sizeof(*ctx));
+    cmd_thread *th = calloc(1, sizeof(*th));
+    char *id = strdup(cmd->command_id ? cmd->command_id : "");
+    char *payload = strdup(cmd->payload ? cmd->payload : "");
+    if (!ctx || !th || !id || !payload) {
+        free(ctx);
+        free(th);
+        free(id);
+        free(payload);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    pthread_mutex_lock(&t->lock);
+    if (t->stopping) {
+        pthread_mutex_unlock(&t->lock);
+        free(ctx);
+        free(th);
+        free(id);
+        free(payload);
+        snprintf(err, errlen, "the agent is stopping");
+        return -ESHUTDOWN;
+    }
+    if (t->types[idx].running) {
+        pthread_mutex_unlock(&t->lock);
+        free(ctx);
+        free(th);
+        free(id);
+        free(payload);
+        snprintf(err, errlen, "busy: a %s command is already running", t->types[idx].type);
+        return -EBUSY;
+    }
+    *ctx = (sr_cmd_ctx){.t = t, .th = th, .type_idx = idx, .id = id, .deadline_unix_ms = cmd->deadline_unix_ms,
+                        .fn = t->types[idx].fn, .userdata = t->types[idx].userdata, .payload = payload};
+    t->types[idx].running = 1;
+    int r = -pthread_create(&th->thread, NULL, cmd_thread_main, ctx);
+    if (r < 0) {
+        t->types[idx].running = 0;
+        pthread_mutex_unlock(&t->lock);
+        free(ctx);
+        free(th);
+        free(id);
+        free(payload);
+        snprintf(err, errlen, "could not start a thread: %s", strerror(-r));
+        return r;
+    }
+    th->next = t->threads;
+    t->threads = th;
+    pthread_mutex_unlock(&t->lock);
+    return 0;
+}
+
+/* -1 when type is not registered. Caller holds lock. */
+static ssize_t find_type_locked(const sr_transport *t, const char *type) {
+    for (size_t i = 0; i < t->n_types; i++)
+        if (strcmp(t->types[i].type, type) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
 static int handle_command(sr_transport *t, srg_call *c, const Serviceradar__Agent__V1__Command *cmd) {
     Serviceradar__Agent__V1__CommandAck ack;
     serviceradar__agent__v1__command_ack__init(&ack);
@@ -179,18 +422,21 @@ static int handle_command(sr_transport *t, srg_call *c, const Serviceradar__Agen
     if (r < 0)
         return r;
 
+    reap_threads(t);
+    pthread_mutex_lock(&t->lock);
+    ssize_t idx = find_type_locked(t, cmd->type ? cmd->type : "");
+    pthread_mutex_unlock(&t->lock);
     sr_transport_cmd_result res;
-    sr_transport_cmd_run(cmd, sr_now_unix_ms(), &res);
-    Serviceradar__Agent__V1__CommandResult cr;
-    serviceradar__agent__v1__command_result__init(&cr);
-    cr.command_id = cmd->command_id;
-    cr.ok = res.ok;
-    cr.output = res.output;
-    cr.error = res.error;
-    cr.finished_unix_ms = sr_now_unix_ms();
-    m.msg_case = SERVICERADAR__AGENT__V1__AGENT_MESSAGE__MSG_RESULT;
-    m.result = &cr;
-    r = send_agent_msg(t, c, &m);
+    if (idx >= 0) {
+        memset(&res, 0, sizeof(res));
+        if (start_handler(t, (size_t)idx, cmd, res.error, sizeof(res.error)) == 0)
+            return 0; /* the handler reports */
+    } else {
+        sr_transport_cmd_run(cmd, sr_now_unix_ms(), &res);
+    }
+    pthread_mutex_lock(&t->send_lock);
+    r = send_result_locked(t, c, cmd->command_id, res.ok, res.output, res.error, sr_now_unix_ms());
+    pthread_mutex_unlock(&t->send_lock);
     if (r < 0)
         return r;
     pthread_mutex_lock(&t->lock);
@@ -248,6 +494,14 @@ static int control_session(sr_transport *t, int *was_up) {
         interval = (int64_t)gm->hello_ack->heartbeat_interval_s * 1000;
     protobuf_c_message_free_unpacked(&gm->base, NULL);
     gm = NULL;
+    /* from here on handler threads send on this call; results finished while the stream was
+     * down go first */
+    pthread_mutex_lock(&t->send_lock);
+    t->ctl_call = c;
+    r = flush_results_locked(t, c);
+    pthread_mutex_unlock(&t->send_lock);
+    if (r < 0)
+        goto out;
     *was_up = 1;
     set_connected(t, 1);
 
@@ -283,6 +537,10 @@ static int control_session(sr_transport *t, int *was_up) {
 out:
     if (gm)
         protobuf_c_message_free_unpacked(&gm->base, NULL);
+    pthread_mutex_lock(&t->send_lock); /* no handler is sending on c once we hold it */
+    if (t->ctl_call == c)
+        t->ctl_call = NULL;
+    pthread_mutex_unlock(&t->send_lock);
     set_connected(t, 0);
     if (c)
         unregister_and_free(t, CALL_CONTROL, c);
@@ -571,6 +829,7 @@ int sr_transport_start(const sr_transport_config *cfg, sr_spool *spool, sr_trans
     }
 
     pthread_mutex_init(&t->lock, NULL);
+    pthread_mutex_init(&t->send_lock, NULL);
     (void)sr_mono_cond_init(&t->cond);
     if (err < 0) {
         sr_transport_free(t);
@@ -600,6 +859,132 @@ void sr_transport_get_stats(sr_transport *t, sr_transport_stats *ret) {
     pthread_mutex_unlock(&t->lock);
 }
 
+/* ---- long-running commands ---- */
+
+int sr_transport_register_command(sr_transport *t, const char *type, sr_cmd_handler fn, void *userdata) {
+    if (!t || !type || !type[0] || !fn || strlen(type) > 64)
+        return -EINVAL;
+    if (strcmp(type, "ping") == 0) /* built in */
+        return -EEXIST;
+    char *copy = strdup(type);
+    if (!copy)
+        return -ENOMEM;
+    pthread_mutex_lock(&t->lock);
+    int r = 0;
+    if (find_type_locked(t, type) >= 0)
+        r = -EEXIST;
+    else if (t->n_types == SR_TRANSPORT_MAX_CMD_TYPES)
+        r = -ENOSPC;
+    else
+        t->types[t->n_types++] = (cmd_type){.type = SR_TAKE_PTR(copy), .fn = fn, .userdata = userdata};
+    pthread_mutex_unlock(&t->lock);
+    free(copy);
+    return r;
+}
+
+const char *sr_cmd_id(const sr_cmd_ctx *ctx) { return ctx ? ctx->id : NULL; }
+
+int sr_cmd_cancelled(const sr_cmd_ctx *ctx) {
+    if (!ctx)
+        return 1;
+    if (is_stopping(ctx->t))
+        return 1;
+    return ctx->deadline_unix_ms > 0 && sr_now_unix_ms() >= ctx->deadline_unix_ms;
+}
+
+/* strndup at a UTF-8 character boundary (no partial sequence at the cut). */
+static char *dup_cut(const char *s, size_t max) {
+    size_t n = strnlen(s, max + 1);
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    return strndup(s, n);
+}
+
+void sr_cmd_progress(sr_cmd_ctx *ctx, unsigned percent, const char *message) {
+    if (!ctx)
+        return;
+    sr_transport *t = ctx->t;
+    _cleanup_free_ char *msg = dup_cut(message ? message : "", SR_TRANSPORT_MESSAGE_MAX);
+    if (!msg)
+        return;
+    Serviceradar__Agent__V1__CommandProgress p;
+    serviceradar__agent__v1__command_progress__init(&p);
+    p.command_id = ctx->id;
+    p.percent = percent > 100 ? 100 : percent;
+    p.message = msg;
+    Serviceradar__Agent__V1__AgentMessage m;
+    serviceradar__agent__v1__agent_message__init(&m);
+    m.msg_case = SERVICERADAR__AGENT__V1__AGENT_MESSAGE__MSG_PROGRESS;
+    m.progress = &p;
+    int timeout = call_timeout(t) < SR_TRANSPORT_PROGRESS_TIMEOUT_MS ? call_timeout(t) : SR_TRANSPORT_PROGRESS_TIMEOUT_MS;
+    pthread_mutex_lock(&t->send_lock);
+    if (t->ctl_call) /* best effort: a failed send breaks the stream, the control thread reconnects */
+        (void)srg_call_send_msg(t->ctl_call, &m.base, timeout);
+    pthread_mutex_unlock(&t->send_lock);
+}
+
+void sr_cmd_finish(sr_cmd_ctx *ctx, int ok, const char *output, const char *error) {
+    if (!ctx)
+        return;
+    sr_transport *t = ctx->t;
+    queued_result q = {.ok = ok ? 1 : 0, .finished_unix_ms = sr_now_unix_ms()};
+    q.id = SR_TAKE_PTR(ctx->id);
+    if (output && strlen(output) > SR_TRANSPORT_OUTPUT_MAX) {
+        q.ok = 0;
+        q.error = strdup("the command output is too large");
+    } else {
+        q.output = output ? strdup(output) : NULL;
+        q.error = dup_cut(error ? error : (ok ? "" : "failed"), SR_TRANSPORT_ERROR_MAX);
+    }
+    pthread_mutex_lock(&t->send_lock);
+    int r = -ENOTCONN;
+    if (t->ctl_call && q.id && q.error)
+        r = send_result_locked(t, t->ctl_call, q.id, q.ok, q.output, q.error, q.finished_unix_ms);
+    if (r < 0 && q.id) /* down, or the send broke the stream: the next HelloAck sends it */
+        queue_result_locked(t, &q);
+    pthread_mutex_unlock(&t->send_lock);
+    queued_result_clear(&q);
+
+    pthread_mutex_lock(&t->lock);
+    t->types[ctx->type_idx].running = 0;
+    ctx->th->finished = 1;
+    t->stats.commands_run++;
+    pthread_mutex_unlock(&t->lock);
+    free(ctx->payload);
+    free(ctx);
+}
+
+int sr_transport_set_artifact_version(sr_transport *t, const char *name, const char *version) {
+    if (!t || !name || !name[0] || strlen(name) > SR_TRANSPORT_ARTIFACT_NAME_MAX ||
+        (version && (!version[0] || strlen(version) > SR_TRANSPORT_ARTIFACT_VERSION_MAX)))
+        return -EINVAL;
+    pthread_mutex_lock(&t->lock);
+    int r = 0;
+    size_t i = 0;
+    while (i < t->n_artifacts && strcmp(t->artifacts[i].name, name) != 0)
+        i++;
+    if (!version) {
+        if (i < t->n_artifacts) {
+            memmove(&t->artifacts[i], &t->artifacts[i + 1], (t->n_artifacts - i - 1) * sizeof(t->artifacts[0]));
+            t->n_artifacts--;
+        }
+    } else if (i == t->n_artifacts && t->n_artifacts == SR_TRANSPORT_MAX_ARTIFACTS) {
+        r = -ENOSPC;
+    } else {
+        snprintf(t->artifacts[i].name, sizeof(t->artifacts[i].name), "%s", name);
+        snprintf(t->artifacts[i].version, sizeof(t->artifacts[i].version), "%s", version);
+        if (i == t->n_artifacts)
+            t->n_artifacts++;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return r;
+}
+
+const sr_transport_config *sr_transport_config_of(const sr_transport *t) { return t ? &t->cfg : NULL; }
+
 sr_transport *sr_transport_free(sr_transport *t) {
     if (!t)
         return NULL;
@@ -615,6 +1000,23 @@ sr_transport *sr_transport_free(sr_transport *t) {
         pthread_join(t->control_thread, NULL);
     if (t->upload_started)
         pthread_join(t->upload_thread, NULL);
+    /* handlers see sr_cmd_cancelled() and end; their results stay queued and are dropped */
+    for (;;) {
+        pthread_mutex_lock(&t->lock);
+        cmd_thread *th = t->threads;
+        if (th)
+            t->threads = th->next;
+        pthread_mutex_unlock(&t->lock);
+        if (!th)
+            break;
+        pthread_join(th->thread, NULL);
+        free(th);
+    }
+    for (size_t i = 0; i < t->q_len; i++)
+        queued_result_clear(&t->queue[(t->q_head + i) % SR_TRANSPORT_RESULT_QUEUE]);
+    for (size_t i = 0; i < t->n_types; i++)
+        free(t->types[i].type);
+    pthread_mutex_destroy(&t->send_lock);
     pthread_cond_destroy(&t->cond);
     pthread_mutex_destroy(&t->lock);
     free_config_copies(t);

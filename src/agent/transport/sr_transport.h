@@ -34,5 +34,31 @@ typedef struct {
 /* Starts the threads. The spool must outlive the transport. Strings are copied. */
 int sr_transport_start(const sr_transport_config *cfg, sr_spool *spool, sr_transport **ret);
 void sr_transport_get_stats(sr_transport *t, sr_transport_stats *ret);
+/* ---- long-running commands (contract; see docs/internals/agent.md) ----
+ * A handler registered for a command type runs on its own thread, one at a time per type
+ * (a second command of a busy type is refused with ok = 0, "busy"). The transport sends the
+ * CommandAck at once; the handler reports with sr_cmd_progress and must end with exactly one
+ * sr_cmd_finish. A result finished while the Control stream is down is kept (bounded queue)
+ * and sent after the next HelloAck. ctx is valid until sr_cmd_finish returns. */
+typedef struct sr_cmd_ctx sr_cmd_ctx;
+typedef void (*sr_cmd_handler)(sr_cmd_ctx *ctx, const char *payload, void *userdata);
+
+/* After sr_transport_start (a command of a type not yet registered is refused as unknown);
+ * type is copied. -EEXIST when already registered. */
+int sr_transport_register_command(sr_transport *t, const char *type, sr_cmd_handler fn, void *userdata);
+const char *sr_cmd_id(const sr_cmd_ctx *ctx);
+/* 1 once the transport is stopping or the command's deadline passed: the handler should end. */
+int sr_cmd_cancelled(const sr_cmd_ctx *ctx);
+/* Best effort (dropped while the stream is down); percent 0..100; message is copied. */
+void sr_cmd_progress(sr_cmd_ctx *ctx, unsigned percent, const char *message);
+/* output: JSON document or NULL; error: NULL when ok. Frees ctx. */
+void sr_cmd_finish(sr_cmd_ctx *ctx, int ok, const char *output, const char *error);
+
+/* Artifact versions sent in every Hello (artifact_versions map), e.g. ("trivy-db", "sha256:…").
+ * version NULL removes the entry. Takes effect at the next Hello. */
+int sr_transport_set_artifact_version(sr_transport *t, const char *name, const char *version);
+/* The gRPC channel parameters, for callers that open their own calls (artifact Download). */
+const sr_transport_config *sr_transport_config_of(const sr_transport *t);
+
 /* Stops both threads (cancels live calls) and frees. Accepts NULL; returns NULL. */
 sr_transport *sr_transport_free(sr_transport *t);

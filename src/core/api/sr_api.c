@@ -422,6 +422,17 @@ static enum MHD_Result dispatch(sr_api *api, struct MHD_Connection *c, const cha
         return sr_api_post_enroll(api, c, req);
     case SR_ROUTE_JOBS:
         return sr_api_get_jobs(api, c);
+    case SR_ROUTE_FINDINGS:
+    case SR_ROUTE_HOST_FINDINGS:
+        return sr_api_get_findings(api, c, t);
+    case SR_ROUTE_FINDINGS_SUMMARY:
+        return sr_api_get_findings_summary(api, c);
+    case SR_ROUTE_VULNERABILITY:
+        return sr_api_get_vulnerability(api, c, t);
+    case SR_ROUTE_HOST_PACKAGES:
+        return sr_api_get_host_packages(api, c, t);
+    case SR_ROUTE_HOST_SBOM:
+        return sr_api_get_host_sbom(api, c, t);
     case SR_ROUTE_STATIC:
         return serve_static(api, c, t);
     case SR_ROUTE_API_UNKNOWN:

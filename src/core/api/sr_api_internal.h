@@ -63,3 +63,9 @@ enum MHD_Result sr_api_get_command(sr_api *api, struct MHD_Connection *c, const 
 enum MHD_Result sr_api_post_enroll(sr_api *api, struct MHD_Connection *c, const sr_api_req *req);
 enum MHD_Result sr_api_get_readyz(sr_api *api, struct MHD_Connection *c);
 enum MHD_Result sr_api_get_jobs(sr_api *api, struct MHD_Connection *c);
+/* Vulnerability scan results (sr_api_vulns.c). */
+enum MHD_Result sr_api_get_findings(sr_api *api, struct MHD_Connection *c, const sr_api_target *t);
+enum MHD_Result sr_api_get_findings_summary(sr_api *api, struct MHD_Connection *c);
+enum MHD_Result sr_api_get_vulnerability(sr_api *api, struct MHD_Connection *c, const sr_api_target *t);
+enum MHD_Result sr_api_get_host_packages(sr_api *api, struct MHD_Connection *c, const sr_api_target *t);
+enum MHD_Result sr_api_get_host_sbom(sr_api *api, struct MHD_Connection *c, const sr_api_target *t);

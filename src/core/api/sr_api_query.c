@@ -120,6 +120,18 @@ int sr_api_metric_name_valid(const char *s) {
     return n > 0;
 }
 
+int sr_api_vuln_id_valid(const char *s) {
+    size_t n = 0;
+    if (!s)
+        return 0;
+    for (; s[n]; n++)
+        if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= '0' && s[n] <= '9') ||
+              s[n] == '-' || s[n] == '_' || s[n] == '.' || s[n] == ':') ||
+            n >= SR_API_VULN_ID_MAX)
+            return 0;
+    return n > 0;
+}
+
 static int command_id_valid(const char *s) {
     size_t n = 0;
     for (; s[n]; n++)
@@ -263,6 +275,12 @@ static const query_key query_keys[] = {
     {"from", offsetof(sr_api_target, from), SR_API_TIME_ARG_MAX + 1, offsetof(sr_api_target, has_from)},
     {"to", offsetof(sr_api_target, to), SR_API_TIME_ARG_MAX + 1, offsetof(sr_api_target, has_to)},
     {"step", offsetof(sr_api_target, step), SR_API_STEP_ARG_MAX + 1, offsetof(sr_api_target, has_step)},
+    {"status", offsetof(sr_api_target, status), SR_API_STATUS_MAX + 1, offsetof(sr_api_target, has_status)},
+    {"severity", offsetof(sr_api_target, severity), SR_API_SEVERITY_ARG_MAX + 1,
+     offsetof(sr_api_target, has_severity)},
+    {"target", offsetof(sr_api_target, target), SR_API_SCAN_TARGET_MAX + 1, offsetof(sr_api_target, has_target)},
+    {"limit", offsetof(sr_api_target, limit), SR_API_LIMIT_ARG_MAX + 1, offsetof(sr_api_target, has_limit)},
+    {"cursor", offsetof(sr_api_target, cursor), SR_API_CURSOR_MAX + 1, offsetof(sr_api_target, has_cursor)},
 };
 
 static int parse_query(const char *q, size_t qlen, sr_api_target *t, char *err, size_t errlen) {
@@ -345,12 +363,18 @@ static int seg_is(const seg *s, const char *lit) {
     return s->n == n && memcmp(s->p, lit, n) == 0;
 }
 
+/* is_agent: 1 agent_id, 0 command_id, 2 vulnerability id. */
 static int decode_id(const seg *s, int is_agent, sr_api_target *t, char *err, size_t errlen) {
     int r = pct_decode(s->p, s->n, 0, t->id, sizeof(t->id));
-    if (r < 0 || (is_agent ? !sr_api_agent_id_valid(t->id) : !command_id_valid(t->id))) {
+    int ok = r == 0 && (is_agent == 1   ? sr_api_agent_id_valid(t->id)
+                        : is_agent == 2 ? sr_api_vuln_id_valid(t->id)
+                                        : command_id_valid(t->id));
+    if (!ok) {
         t->id[0] = '\0';
-        if (is_agent)
+        if (is_agent == 1)
             sr_errf(err, errlen, "invalid agent_id (expected [A-Za-z0-9._-]{1,64})");
+        else if (is_agent == 2)
+            sr_errf(err, errlen, "invalid vulnerability id (expected [A-Za-z0-9._:-]{1,64})");
         else
             sr_errf(err, errlen, "invalid command_id (expected [A-Za-z0-9-]{1,64})");
         return -EINVAL;
@@ -371,6 +395,13 @@ static int route_api(const seg *sg, size_t n, sr_api_target *t, char *err, size_
             t->route = SR_ROUTE_ENROLL;
         else if (seg_is(&sg[2], "jobs"))
             t->route = SR_ROUTE_JOBS;
+        else if (seg_is(&sg[2], "findings"))
+            t->route = SR_ROUTE_FINDINGS;
+        return 0;
+    }
+    if (n == 4 && seg_is(&sg[2], "findings")) {
+        if (seg_is(&sg[3], "summary"))
+            t->route = SR_ROUTE_FINDINGS_SUMMARY;
         return 0;
     }
     sr_api_route want = SR_ROUTE_API_UNKNOWN;
@@ -386,6 +417,16 @@ static int route_api(const seg *sg, size_t n, sr_api_target *t, char *err, size_
         want = SR_ROUTE_HOST_METRIC_NAMES;
     else if (n == 5 && seg_is(&sg[2], "agents") && seg_is(&sg[4], "commands"))
         want = SR_ROUTE_AGENT_COMMANDS;
+    else if (n == 5 && seg_is(&sg[2], "hosts") && seg_is(&sg[4], "findings"))
+        want = SR_ROUTE_HOST_FINDINGS;
+    else if (n == 5 && seg_is(&sg[2], "hosts") && seg_is(&sg[4], "packages"))
+        want = SR_ROUTE_HOST_PACKAGES;
+    else if (n == 5 && seg_is(&sg[2], "hosts") && seg_is(&sg[4], "sbom"))
+        want = SR_ROUTE_HOST_SBOM;
+    else if (n == 4 && seg_is(&sg[2], "vulnerabilities")) {
+        want = SR_ROUTE_VULNERABILITY;
+        agent = 2;
+    }
     if (want == SR_ROUTE_API_UNKNOWN || sg[3].n == 0)
         return 0;
     int r = decode_id(&sg[3], agent, t, err, errlen);

@@ -18,6 +18,13 @@
 #define SR_API_DEFAULT_RANGE_MS (3600LL * 1000)
 #define SR_API_TARGET_POINTS 360
 #define SR_API_ERR_MAX 160
+/* Vulnerability endpoints (sr_api_vulns.c). */
+#define SR_API_VULN_ID_MAX 64
+#define SR_API_STATUS_MAX 16
+#define SR_API_SEVERITY_ARG_MAX 64   /* a comma list of severities */
+#define SR_API_SCAN_TARGET_MAX 138   /* "host" or "container:<id>" with an id of 1..128 */
+#define SR_API_LIMIT_ARG_MAX 16
+#define SR_API_CURSOR_MAX 64
 
 typedef enum {
     SR_ROUTE_STATIC = 0,       /* anything outside /api/ and the fixed paths: web UI */
@@ -34,12 +41,18 @@ typedef enum {
     SR_ROUTE_COMMAND,          /* /api/v1/commands/{command_id} */
     SR_ROUTE_ENROLL,           /* /api/v1/enroll */
     SR_ROUTE_JOBS,             /* /api/v1/jobs */
+    SR_ROUTE_FINDINGS,         /* /api/v1/findings */
+    SR_ROUTE_FINDINGS_SUMMARY, /* /api/v1/findings/summary */
+    SR_ROUTE_VULNERABILITY,    /* /api/v1/vulnerabilities/{vulnerability_id} */
+    SR_ROUTE_HOST_FINDINGS,    /* /api/v1/hosts/{agent_id}/findings */
+    SR_ROUTE_HOST_PACKAGES,    /* /api/v1/hosts/{agent_id}/packages */
+    SR_ROUTE_HOST_SBOM,        /* /api/v1/hosts/{agent_id}/sbom */
 } sr_api_route;
 
 /* What a request target says, decoded. Strings are NUL-terminated; has_* tells presence. */
 typedef struct {
     sr_api_route route;
-    char id[SR_API_AGENT_ID_MAX + 1]; /* agent_id or command_id of the route, validated */
+    char id[SR_API_AGENT_ID_MAX + 1]; /* agent_id, command_id or vulnerability id of the route, validated */
     char path[SR_API_URI_MAX + 1];    /* percent-decoded path (SR_ROUTE_STATIC), no NUL bytes,
                                          no "." or ".." segments */
     int has_name, has_dim, has_from, has_to, has_step;
@@ -48,6 +61,12 @@ typedef struct {
     char from[SR_API_TIME_ARG_MAX + 1];
     char to[SR_API_TIME_ARG_MAX + 1];
     char step[SR_API_STEP_ARG_MAX + 1];
+    int has_status, has_severity, has_target, has_limit, has_cursor; /* vulnerability endpoints */
+    char status[SR_API_STATUS_MAX + 1];
+    char severity[SR_API_SEVERITY_ARG_MAX + 1];
+    char target[SR_API_SCAN_TARGET_MAX + 1];
+    char limit[SR_API_LIMIT_ARG_MAX + 1];
+    char cursor[SR_API_CURSOR_MAX + 1];
 } sr_api_target;
 
 /* Parses a raw request target ("/api/v1/hosts/web-01/metrics?name=cpu.usage_pct&dim=total").
@@ -92,5 +111,7 @@ int sr_api_time_format(int64_t ms, char *buf, size_t len);
 int sr_api_agent_id_valid(const char *s);
 /* [a-z_]{1,32}. */
 int sr_api_command_type_valid(const char *s);
+/* A vulnerability id: [A-Za-z0-9._:-]{1,64} (CVE-2021-44228, GHSA-..., DLA-3008-1). */
+int sr_api_vuln_id_valid(const char *s);
 /* [a-z0-9._]{1,128}. */
 int sr_api_metric_name_valid(const char *s);

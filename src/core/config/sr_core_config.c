@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sr_log.h"
+#include "sr_oci.h"
 
 #ifndef SR_MIGRATIONS_DIR
 #define SR_MIGRATIONS_DIR "migrations"
@@ -48,6 +49,10 @@ static const sr_config_entry entries[] = {
       "how long stream SECURITY keeps messages"),
     E("nats.security_max_bytes", SR_CFG_SIZE, security_max_bytes, "0", 0, 0,
       "size limit of stream SECURITY (oldest dropped first); 0: unlimited"),
+    E("nats.scans_max_age", SR_CFG_DURATION, scans_max_age_ms, "168h", 60000, 3650 * DAY_MS,
+      "how long stream SCANS keeps messages (parts of Trivy reports and SBOMs)"),
+    E("nats.scans_max_bytes", SR_CFG_SIZE, scans_max_bytes, "0", 0, 0,
+      "size limit of stream SCANS (oldest dropped first); 0: unlimited"),
     E("nats.agents_max_age", SR_CFG_DURATION, agents_max_age_ms, "24h", 60000, 3650 * DAY_MS,
       "how long stream AGENTS keeps messages"),
     E("ingest.workers", SR_CFG_INT, ingest_workers, "2", 1, 16, "metrics ingest threads (one database connection each)"),
@@ -60,6 +65,10 @@ static const sr_config_entry entries[] = {
       "Falco alert ingest threads on consumer core-falco (one database connection each)"),
     E("events.batch_size", SR_CFG_INT, events_batch_size, "64", 1, 4096,
       "messages an events thread fetches per transaction (a log batch holds up to 10,000 records)"),
+    E("scans.workers", SR_CFG_INT, scans_workers, "1", 1, 8,
+      "vulnerability scan ingest threads on consumer core-scans (one database connection each)"),
+    E("scans.max_document_bytes", SR_CFG_SIZE, scans_max_document_bytes, "128m", 1048576, 1073741824,
+      "largest Trivy report or SBOM the core assembles and parses; larger ones are dead letters"),
     E("ingest.ack_wait", SR_CFG_DURATION, ack_wait_ms, "30s", 1000, 3600000,
       "redelivery after this long without an acknowledgement"),
     E("ingest.max_ack_pending", SR_CFG_INT, max_ack_pending, "20000", 1000, 10000000,
@@ -94,6 +103,8 @@ static const sr_config_entry entries[] = {
       "how often old dead letters are deleted"),
     E("jobs.commands_retention.interval", SR_CFG_DURATION, job_commands_retention_ms, "1h", 1000, DAY_MS,
       "how often old finished commands are deleted"),
+    E("jobs.scan_parts_retention.interval", SR_CFG_DURATION, job_scan_parts_retention_ms, "1h", 1000, DAY_MS,
+      "how often incomplete sets of scan parts are deleted"),
     E("jobs.search_stats_refresh.interval", SR_CFG_DURATION, job_search_stats_refresh_ms, "1h", 1000, DAY_MS,
       "how often search_stats_refresh() runs (skipped while the database lacks the function)"),
     E("jobs.search_stats_refresh.sample_rows", SR_CFG_INT, search_stats_sample_rows, "100000", 1, 10000000,
@@ -114,6 +125,8 @@ static const sr_config_entry entries[] = {
       "dedupe keys of stored batches are deleted after this many days (at least nats.telemetry_max_age)"),
     E("retention.dead_letters_days", SR_CFG_INT, retention_dead_letters_days, "30", 1, 3650,
       "dead letters are deleted after this many days"),
+    E("retention.scan_parts_age", SR_CFG_DURATION, retention_scan_parts_age_ms, "24h", 60000, 30 * DAY_MS,
+      "staged parts of a scan document still incomplete this long after its last part arrived are deleted"),
     E("retention.commands_days", SR_CFG_INT, retention_commands_days, "30", 1, 3650,
       "finished commands are deleted this many days after their last update"),
     E("embed.model_dir", SR_CFG_STRING, embed_model_dir, "", 0, 0,
@@ -127,6 +140,27 @@ static const sr_config_entry entries[] = {
       "fp32 (model.onnx) or int8 (model_int8.onnx: faster on CPUs, slightly less exact)"),
     E("embed.threads", SR_CFG_INT, embed_threads, "0", 0, 256, "inference threads; 0: the CPUs the core may use"),
     E("embed.batch", SR_CFG_INT, embed_batch, "32", 1, 1024, "texts per inference call"),
+    E("trivy_db.enabled", SR_CFG_BOOL, trivy_db_enabled, "true", 0, 0,
+      "download the Trivy vulnerability DB for the agents (job trivy_db_sync; one core per database runs it)"),
+    E("trivy_db.source", SR_CFG_STRING, trivy_db_source, "oci://ghcr.io/aquasecurity/trivy-db:2", 0, 0,
+      "where the Trivy DB comes from: oci://host[:port]/repository:tag (or @sha256:...), oci+http://... for a "
+      "registry without TLS, or the https:// (http://) URL of db.tar.gz on a mirror, next to <url>.sha256"),
+    E("trivy_db.interval", SR_CFG_DURATION, trivy_db_interval_ms, "12h", 60000, 30 * DAY_MS,
+      "how often the source is checked for a new Trivy DB"),
+    E("trivy_db.ca_file", SR_CFG_STRING, trivy_db_ca_file, "", 0, 0,
+      "PEM CA bundle trusted in addition to the system's (private registry or mirror)"),
+    E("trivy_db.username", SR_CFG_STRING, trivy_db_username, "", 0, 0,
+      "registry (token realm) or mirror basic-auth user; empty: anonymous"),
+    E("trivy_db.password_file", SR_CFG_STRING, trivy_db_password_file, "", 0, 0,
+      "file whose first line is the password of trivy_db.username (read at each run)"),
+    E("trivy_db.timeout", SR_CFG_DURATION, trivy_db_timeout_ms, "60s", 1000, 3600000,
+      "connect timeout, and a transfer that moves no byte for this long fails"),
+    E("trivy_db.max_bytes", SR_CFG_SIZE, trivy_db_max_bytes, "2G", 1024, INT64_C(64) << 30,
+      "largest Trivy DB bundle accepted"),
+    E("trivy_db.work_dir", SR_CFG_STRING, trivy_db_work_dir, "", 0, 0,
+      "directory of the temporary download; empty: <data_dir>/artifacts"),
+    E("trivy_db.sha256", SR_CFG_STRING, trivy_db_sha256, "", 0, 0,
+      "pinned SHA-256 (64 hex) of the bundle; empty: the registry's layer digest or the mirror's <url>.sha256"),
 };
 #undef E
 
@@ -135,6 +169,25 @@ const sr_config_table sr_core_config_table = {entries, sizeof(entries) / sizeof(
 int sr_core_config_defaults(sr_core_config *c) {
     memset(c, 0, sizeof(*c));
     return sr_config_defaults(&sr_core_config_table, c);
+}
+
+static int trivy_db_validate(const sr_core_config *c, char *err, size_t errlen) {
+    char perr[512];
+    if (sr_oci_source_parse(c->trivy_db_source, NULL, NULL, perr, sizeof(perr)) < 0) {
+        snprintf(err, errlen, "trivy_db.source: %s", perr);
+        return -EINVAL;
+    }
+    const char *h = c->trivy_db_sha256;
+    size_t n = strlen(h);
+    if (n && (n != 64 || strspn(h, "0123456789abcdefABCDEF") != 64)) {
+        snprintf(err, errlen, "trivy_db.sha256: expected 64 hex digits");
+        return -EINVAL;
+    }
+    if (c->trivy_db_password_file[0] && !c->trivy_db_username[0]) {
+        snprintf(err, errlen, "trivy_db.password_file needs trivy_db.username");
+        return -EINVAL;
+    }
+    return 0;
 }
 
 int sr_core_config_validate(const sr_core_config *c, char *err, size_t errlen) {
@@ -177,6 +230,8 @@ int sr_core_config_validate(const sr_core_config *c, char *err, size_t errlen) {
         snprintf(err, errlen, "embed.provider: \"%s\" is not auto, cpu or cuda", c->embed_provider);
         return -EINVAL;
     }
+    if (trivy_db_validate(c, err, errlen) < 0)
+        return -EINVAL;
     if (c->retention_ingest_batches_days * DAY_MS < c->telemetry_max_age_ms) {
         snprintf(err, errlen,
                  "retention.ingest_batches_days must cover nats.telemetry_max_age (a redelivered batch would be "
@@ -200,6 +255,12 @@ const char *sr_core_config_migrations_dir(const sr_core_config *c) {
 
 const char *sr_core_config_web_root(const sr_core_config *c) {
     return c->web_root && c->web_root[0] ? c->web_root : SR_WEB_ROOT;
+}
+
+int sr_core_config_trivy_db_work_dir(const sr_core_config *c, char *out, size_t outlen) {
+    int n = c->trivy_db_work_dir && c->trivy_db_work_dir[0] ? snprintf(out, outlen, "%s", c->trivy_db_work_dir)
+                                                            : snprintf(out, outlen, "%s/artifacts", c->data_dir);
+    return (n < 0 || (size_t)n >= outlen) ? -ENAMETOOLONG : 0;
 }
 
 const char *sr_core_config_embed_model_dir(const sr_core_config *c) {

@@ -20,6 +20,12 @@ typedef struct {
     uint64_t logs_max_bytes;
     int64_t security_max_age_ms;
     uint64_t security_max_bytes;
+    int64_t scans_max_age_ms;
+    uint64_t scans_max_bytes;
+    int64_t scans_workers;
+    uint64_t scans_max_document_bytes;
+    int64_t job_scan_parts_retention_ms;
+    int64_t retention_scan_parts_age_ms;
     int64_t events_workers;
     int64_t falco_workers;
     int64_t events_batch_size;
@@ -61,6 +67,16 @@ typedef struct {
     char *embed_precision;
     int64_t embed_threads;
     int64_t embed_batch;
+    int trivy_db_enabled;
+    char *trivy_db_source;
+    int64_t trivy_db_interval_ms;
+    char *trivy_db_ca_file;
+    char *trivy_db_username;
+    char *trivy_db_password_file;
+    int64_t trivy_db_timeout_ms;
+    uint64_t trivy_db_max_bytes;
+    char *trivy_db_work_dir;
+    char *trivy_db_sha256;
 } sr_core_config;
 
 extern const sr_config_table sr_core_config_table;
@@ -79,4 +95,6 @@ const char *sr_core_config_embed_runtime(const sr_core_config *c);
 /* embed.provider as an sr_embed_provider value (0 auto, 1 cpu, 2 cuda); -EINVAL if unknown. */
 int sr_core_config_embed_provider(const sr_core_config *c, int *ret);
 const char *sr_core_config_web_root(const sr_core_config *c);
+/* trivy_db.work_dir, or <data_dir>/artifacts when empty, into out. */
+int sr_core_config_trivy_db_work_dir(const sr_core_config *c, char *out, size_t outlen);
 void sr_core_config_free(sr_core_config *c);

@@ -523,6 +523,8 @@ static void join_all(sr_ingest *ing) {
         ing->workers[i] = metrics_worker_free(ing->workers[i]);
     for (int i = 0; i < ing->n_events; i++)
         ing->events[i] = sr_events_worker_free(ing->events[i]);
+    for (int i = 0; i < ing->n_scans; i++)
+        ing->scans[i] = sr_scans_worker_free(ing->scans[i]);
     ing->agents = sr_agents_worker_free(ing->agents);
     ing->stopped = 1;
 }
@@ -531,7 +533,7 @@ int sr_ingest_start(const sr_ingest_config *cfg, natsConnection *nc, sr_core_sta
     if (!cfg || !cfg->pg_conninfo || !nc || !stats || cfg->workers < 1 || cfg->workers > 64 || cfg->batch_size < 1 ||
         cfg->batch_size > 4096 || cfg->batch_wait_ms < 1 || cfg->events_workers < 0 || cfg->events_workers > 64 ||
         cfg->falco_workers < 0 || cfg->falco_workers > 64 || cfg->events_batch_size < 0 ||
-        cfg->events_batch_size > 4096)
+        cfg->events_batch_size > 4096 || cfg->scan_workers < 0 || cfg->scan_workers > 64)
         return -EINVAL;
     sr_ingest *ing = calloc(1, sizeof(*ing));
     if (!ing)
@@ -557,7 +559,8 @@ int sr_ingest_start(const sr_ingest_config *cfg, natsConnection *nc, sr_core_sta
     pthread_mutex_init(&ing->lock, NULL);
     ing->workers = calloc((size_t)cfg->workers, sizeof(*ing->workers));
     ing->events = calloc((size_t)(cfg->events_workers + cfg->falco_workers) + 1, sizeof(*ing->events));
-    r = (!ing->conninfo || !ing->workers || !ing->events) ? -ENOMEM : 0;
+    ing->scans = calloc((size_t)cfg->scan_workers + 1, sizeof(*ing->scans));
+    r = (!ing->conninfo || !ing->workers || !ing->events || !ing->scans) ? -ENOMEM : 0;
     for (int i = 0; r == 0 && i < cfg->workers; i++) {
         r = metrics_worker_start(ing, i, &ing->workers[i]);
         if (r == 0)
@@ -569,6 +572,11 @@ int sr_ingest_start(const sr_ingest_config *cfg, natsConnection *nc, sr_core_sta
                                    falco ? i - cfg->events_workers : i, &ing->events[i]);
         if (r == 0)
             ing->n_events++;
+    }
+    for (int i = 0; r == 0 && i < cfg->scan_workers; i++) {
+        r = sr_scans_worker_start(ing, i, &ing->scans[i]);
+        if (r == 0)
+            ing->n_scans++;
     }
     if (r == 0)
         r = sr_agents_worker_start(ing, &ing->agents);
@@ -601,6 +609,7 @@ sr_ingest *sr_ingest_free(sr_ingest *ing) {
     sr_ingest_stop(ing);
     free(ing->workers);
     free(ing->events);
+    free(ing->scans);
     free(ing->conninfo);
     pthread_cond_destroy(&ing->cond);
     pthread_mutex_destroy(&ing->lock);

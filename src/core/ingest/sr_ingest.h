@@ -1,11 +1,13 @@
 /* The core's consumers: metrics workers (TELEMETRY/core-metrics -> metrics, ingest_batches,
  * hosts, dead_letters), events workers (LOGS/core-logs and SECURITY/core-falco -> events,
- * ingest_batches, dead_letters) and one agents worker (AGENTS/core-agents -> hosts, the core NATS
+ * ingest_batches, dead_letters), scan workers (SCANS/core-scans -> scan_parts, scans, packages,
+ * vulnerabilities, findings, sboms; sr_ingest_scans.c) and one agents worker (AGENTS/core-agents -> hosts, the core NATS
  * subject commands.results.> -> commands, and a periodic sweep for offline hosts and expired
  * commands). Each worker is a thread with its own PostgreSQL connection. A message is
  * acknowledged only after its rows are committed; see docs/internals/ingest.md. */
 #pragma once
 #include <nats/nats.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sr_core_stats.h"
@@ -22,6 +24,8 @@ typedef struct {
     int events_workers;        /* core-logs workers (0: none) */
     int falco_workers;         /* core-falco workers (0: none) */
     int events_batch_size;     /* messages per fetch of an events worker (<= 4096; 0: batch_size) */
+    int scan_workers;          /* core-scans workers (0: none) */
+    size_t scan_max_document_bytes; /* largest report or SBOM assembled (0: 128 MiB) */
 } sr_ingest_config;
 
 typedef struct sr_ingest sr_ingest;

@@ -95,3 +95,21 @@ int sr_ingest_decode_logs(const void *data, size_t len, const char *agent_hdr, i
     ret->n_records = m->logs->n_records;
     return 0;
 }
+
+int sr_ingest_decode_scan(const void *data, size_t len, const char *agent_hdr, int64_t now_ms,
+                          sr_telemetry_decoder *dec, sr_ingest_scan *ret, char *reason, size_t reasonlen) {
+    const sr_upload_batch *m = NULL;
+    size_t alen = 0;
+    int r = decode_common(data, len, agent_hdr, dec, &m, &alen, reason, reasonlen);
+    if (r < 0)
+        return r;
+    if (m->payload_case != SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_SCAN)
+        return fail(reason, reasonlen, "batch seq %llu: payload is not a scan part", (unsigned long long)m->seq);
+    ret->agent_id = agent_hdr;
+    ret->agent_id_len = alen;
+    ret->epoch = m->epoch;
+    ret->seq = m->seq;
+    ret->part = m->scan;
+    ret->finished_ms = m->scan->finished_unix_ms > now_ms ? now_ms : m->scan->finished_unix_ms;
+    return 0;
+}

@@ -46,3 +46,17 @@ typedef struct {
  * times in [2000-01-01, now + 1 day]). A metrics payload is refused. */
 int sr_ingest_decode_logs(const void *data, size_t len, const char *agent_hdr, int64_t now_ms,
                           sr_telemetry_decoder *dec, sr_ingest_logs *ret, char *reason, size_t reasonlen);
+
+typedef struct {
+    const char *agent_id; /* the header value (borrowed from the caller) */
+    size_t agent_id_len;
+    uint64_t epoch, seq;
+    const Serviceradar__Agent__V1__ScanPart *part; /* lives in the decoder */
+    int64_t finished_ms;  /* finished_unix_ms, at most now_ms */
+} sr_ingest_scan;
+
+/* As sr_ingest_decode_upload for a scan payload (scan.trivy.results: the shared sr_telemetry
+ * rules for a ScanPart). finished_unix_ms later than now_ms is taken as now_ms (a clock ahead
+ * must not make every later report look older). A metrics or logs payload is refused. */
+int sr_ingest_decode_scan(const void *data, size_t len, const char *agent_hdr, int64_t now_ms,
+                          sr_telemetry_decoder *dec, sr_ingest_scan *ret, char *reason, size_t reasonlen);

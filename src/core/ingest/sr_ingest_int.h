@@ -26,6 +26,7 @@ int sr_textbuf_put_array_elem(sr_textbuf *b, const char *s, size_t len);
 typedef struct sr_agents_worker sr_agents_worker;
 typedef struct sr_metrics_worker sr_metrics_worker;
 typedef struct sr_events_worker sr_events_worker;
+typedef struct sr_scans_worker sr_scans_worker;
 typedef enum { SR_EVENTS_LOGS, SR_EVENTS_FALCO } sr_events_kind;
 
 struct sr_ingest {
@@ -42,6 +43,8 @@ struct sr_ingest {
     sr_agents_worker *agents;
     sr_events_worker **events; /* logs workers, then Falco workers */
     int n_events;
+    sr_scans_worker **scans;
+    int n_scans;
     int stopped;
 };
 
@@ -138,3 +141,5 @@ int sr_agents_worker_start(sr_ingest *ing, sr_agents_worker **ret);
 int sr_events_worker_start(sr_ingest *ing, sr_events_kind kind, int index, sr_events_worker **ret);
 sr_events_worker *sr_events_worker_free(sr_events_worker *w); /* joins the thread */
 sr_agents_worker *sr_agents_worker_free(sr_agents_worker *w); /* joins the thread */
+int sr_scans_worker_start(sr_ingest *ing, int index, sr_scans_worker **ret); /* sr_ingest_scans.c */
+sr_scans_worker *sr_scans_worker_free(sr_scans_worker *w);                    /* joins the thread */

@@ -121,6 +121,9 @@ int sr_streams_ensure(natsConnection *nc, const sr_streams_config *cfg, char *er
         r = ensure_limited_stream(js, SR_STREAM_SECURITY, SR_STREAM_SECURITY_SUBJECTS, cfg->security_max_age_ms,
                                   cfg->security_max_bytes, err, errlen);
     if (r == 0)
+        r = ensure_limited_stream(js, SR_STREAM_SCANS, SR_STREAM_SCANS_SUBJECTS, cfg->scans_max_age_ms,
+                                  cfg->scans_max_bytes, err, errlen);
+    if (r == 0)
         r = ensure_pull_consumer(js, SR_STREAM_TELEMETRY, SR_CONSUMER_METRICS, SR_SUBJECT_METRICS, cfg, true, err,
                                  errlen);
     if (r == 0)
@@ -129,6 +132,8 @@ int sr_streams_ensure(natsConnection *nc, const sr_streams_config *cfg, char *er
         r = ensure_pull_consumer(js, SR_STREAM_LOGS, SR_CONSUMER_LOGS, SR_SUBJECT_LOGS, cfg, true, err, errlen);
     if (r == 0)
         r = ensure_pull_consumer(js, SR_STREAM_SECURITY, SR_CONSUMER_FALCO, SR_SUBJECT_FALCO, cfg, true, err, errlen);
+    if (r == 0)
+        r = ensure_pull_consumer(js, SR_STREAM_SCANS, SR_CONSUMER_SCANS, SR_SUBJECT_SCANS, cfg, true, err, errlen);
     jsCtx_Destroy(js);
     return r;
 }

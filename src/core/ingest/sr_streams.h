@@ -1,7 +1,8 @@
 /* JetStream streams and durable consumers the core owns (docs/internals/contracts.md):
  * TELEMETRY (telemetry.>) with the pull consumer core-metrics, AGENTS (agents.status) with the
  * pull consumer core-agents, LOGS (logs.>) with core-logs, SECURITY (security.>) with
- * core-falco (filter security.falco.alerts; later security sources add their own consumers).
+ * core-falco (filter security.falco.alerts; later security sources add their own consumers),
+ * SCANS (scan.>) with core-scans (filter scan.trivy.results).
  * Created when missing, updated to the configured limits otherwise. */
 #pragma once
 #include <nats/nats.h>
@@ -23,6 +24,10 @@
 #define SR_STREAM_SECURITY_SUBJECTS "security.>"
 #define SR_SUBJECT_FALCO "security.falco.alerts"
 #define SR_CONSUMER_FALCO "core-falco"
+#define SR_STREAM_SCANS "SCANS"
+#define SR_STREAM_SCANS_SUBJECTS "scan.>"
+#define SR_SUBJECT_SCANS "scan.trivy.results"
+#define SR_CONSUMER_SCANS "core-scans"
 #define SR_SUBJECT_COMMAND_RESULTS "commands.results.>"
 #define SR_SUBJECT_COMMAND_RESULTS_PREFIX "commands.results."
 
@@ -36,6 +41,8 @@ typedef struct {
     int64_t logs_max_bytes;        /* 0: unlimited */
     int64_t security_max_age_ms;   /* 0: unlimited */
     int64_t security_max_bytes;    /* 0: unlimited */
+    int64_t scans_max_age_ms;      /* 0: unlimited */
+    int64_t scans_max_bytes;       /* 0: unlimited */
     int64_t ack_wait_ms;           /* every consumer */
     int64_t max_ack_pending;       /* core-metrics, core-logs, core-falco */
 } sr_streams_config;

@@ -15,7 +15,7 @@
 const sr_jobs_def *const sr_jobs_builtin[SR_JOBS_BUILTIN_N] = {
     &sr_jobs_metrics_rollup,         &sr_jobs_metrics_retention,  &sr_jobs_events_retention,
     &sr_jobs_ingest_batches_retention, &sr_jobs_dead_letters_retention, &sr_jobs_commands_retention,
-    &sr_jobs_search_stats_refresh,   &sr_jobs_events_trgm_index,
+    &sr_jobs_search_stats_refresh,   &sr_jobs_events_trgm_index,  &sr_jobs_scan_parts_retention,
 };
 
 /* Each job's interval in sr_core_config, in the order of sr_jobs_builtin. */
@@ -28,6 +28,7 @@ static const size_t interval_offsets[SR_JOBS_BUILTIN_N] = {
     offsetof(sr_core_config, job_commands_retention_ms),
     offsetof(sr_core_config, job_search_stats_refresh_ms),
     offsetof(sr_core_config, job_events_trgm_index_ms),
+    offsetof(sr_core_config, job_scan_parts_retention_ms),
 };
 
 void sr_jobs_builtin_setup_init(sr_jobs_builtin_setup *s, const sr_core_config *cfg) {
@@ -43,6 +44,7 @@ void sr_jobs_builtin_setup_init(sr_jobs_builtin_setup *s, const sr_core_config *
         .search_sample_rows = cfg->search_stats_sample_rows,
         .events_trgm_closed_ms = cfg->job_events_trgm_closed_after_ms,
         .events_trgm_max_chunks = cfg->job_events_trgm_max_chunks,
+        .scan_parts_age_ms = cfg->retention_scan_parts_age_ms,
     };
     for (size_t i = 0; i < SR_JOBS_BUILTIN_N; i++) {
         s->entries[i].def = sr_jobs_builtin[i];
@@ -57,6 +59,14 @@ void sr_jobs_builtin_setup_init(sr_jobs_builtin_setup *s, const sr_core_config *
         .n = SR_JOBS_BUILTIN_N,
         .params = &s->params,
     };
+}
+
+int sr_jobs_builtin_setup_add(sr_jobs_builtin_setup *s, const sr_jobs_def *def, int64_t interval_ms) {
+    if (s->config.n >= sizeof(s->entries) / sizeof(s->entries[0]))
+        return -ENOSPC;
+    s->entries[s->config.n] = (sr_jobs_entry){.def = def, .interval_ms = interval_ms};
+    s->config.n++;
+    return 0;
 }
 
 /* ---- SQL helpers ---- */

@@ -8,7 +8,8 @@
 #include "sr_core_config.h"
 #include "sr_jobs.h"
 
-#define SR_JOBS_BUILTIN_N 8
+#define SR_JOBS_BUILTIN_N 9
+#define SR_JOBS_OPTIONAL_MAX 4 /* jobs added with sr_jobs_builtin_setup_add */
 #define SR_JOBS_ROLLUP_STEP_MS (24LL * 3600 * 1000) /* hours rolled up per transaction */
 #define SR_JOBS_DELETE_BATCH 10000                  /* rows deleted per statement */
 
@@ -23,6 +24,8 @@ typedef struct {
     int64_t search_sample_rows;   /* handed to search_stats_refresh(sample_rows) */
     int64_t events_trgm_closed_ms;  /* an event chunk is closed this long after its range ended */
     int64_t events_trgm_max_chunks; /* trigram indexes built per run */
+    int64_t scan_parts_age_ms;      /* incomplete scan part sets idle this long are deleted */
+    struct sr_dbsync *dbsync;       /* trivy_db_sync's state (src/core/artifacts); NULL: not run here */
 } sr_jobs_params;
 
 /* metric_points -> metric_rollups_1h for every complete hour after the watermark
@@ -51,6 +54,10 @@ extern const sr_jobs_def sr_jobs_search_stats_refresh;
  * skipped. Message "indexed N of M closed chunks without a trigram index", M counted before
  * the run. */
 extern const sr_jobs_def sr_jobs_events_trgm_index;
+/* Deletes sets of scan_parts (one document of one scan) whose newest part arrived more than
+ * scan_parts_age_ms ago, 1000 sets per statement, and marks their scans' document status
+ * 'expired' (src/core/vuln/sr_vuln_jobs.c, docs/internals/vulns.md). */
+extern const sr_jobs_def sr_jobs_scan_parts_retention;
 
 /* Every built-in job, in the order above. */
 extern const sr_jobs_def *const sr_jobs_builtin[SR_JOBS_BUILTIN_N];
@@ -60,8 +67,11 @@ extern const sr_jobs_def *const sr_jobs_builtin[SR_JOBS_BUILTIN_N];
  * cfg's strings: keep both alive while a runner uses it. */
 typedef struct {
     sr_jobs_params params;
-    sr_jobs_entry entries[SR_JOBS_BUILTIN_N];
+    sr_jobs_entry entries[SR_JOBS_BUILTIN_N + SR_JOBS_OPTIONAL_MAX];
     sr_jobs_config config;
 } sr_jobs_builtin_setup;
 
 void sr_jobs_builtin_setup_init(sr_jobs_builtin_setup *s, const sr_core_config *cfg);
+/* Adds a job that only some cores run (e.g. trivy_db_sync where trivy_db.enabled) after the
+ * built-in ones: only cores that add it claim it. 0, or -ENOSPC beyond SR_JOBS_OPTIONAL_MAX. */
+int sr_jobs_builtin_setup_add(sr_jobs_builtin_setup *s, const sr_jobs_def *def, int64_t interval_ms);

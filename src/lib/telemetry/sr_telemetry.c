@@ -156,6 +156,105 @@ static int validate_logs(const sr_upload_batch *b, char *err, size_t errlen) {
     return r;
 }
 
+bool sr_telemetry_scan_target_valid(const char *target) {
+    if (!target)
+        return false;
+    if (strcmp(target, "host") == 0)
+        return true;
+    if (strncmp(target, "container:", 10) != 0)
+        return false;
+    const char *id = target + 10;
+    size_t n = 0;
+    for (; id[n]; n++) {
+        char c = id[n];
+        if (n >= SR_TELEMETRY_SCAN_CONTAINER_ID_MAX ||
+            !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return false;
+    }
+    return n > 0;
+}
+
+int sr_telemetry_scan_part_check(const Serviceradar__Agent__V1__ScanPart *p, uint64_t seq, char *err,
+                                 size_t errlen) {
+    const char *sid = p->scan_id ? p->scan_id : "";
+    size_t sid_len = strlen(sid);
+    bool hex = sid_len == SR_TELEMETRY_SCAN_ID_LEN;
+    for (size_t i = 0; hex && i < sid_len; i++)
+        hex = (sid[i] >= '0' && sid[i] <= '9') || (sid[i] >= 'a' && sid[i] <= 'f');
+    if (!hex) {
+        snprintf(err, errlen, "batch seq %" PRIu64 ": scan_id is not %d lowercase hex characters", seq,
+                 SR_TELEMETRY_SCAN_ID_LEN);
+        return -EINVAL;
+    }
+    if (!sr_telemetry_scan_target_valid(p->target)) {
+        snprintf(err, errlen,
+                 "batch seq %" PRIu64 ": scan target is not \"host\" or \"container:<id>\" (id 1..%d of "
+                 "[A-Za-z0-9._-])",
+                 seq, SR_TELEMETRY_SCAN_CONTAINER_ID_MAX);
+        return -EINVAL;
+    }
+    if (!p->kind || (strcmp(p->kind, "report") != 0 && strcmp(p->kind, "sbom") != 0)) {
+        snprintf(err, errlen, "batch seq %" PRIu64 ": scan kind is not \"report\" or \"sbom\"", seq);
+        return -EINVAL;
+    }
+    if (p->count < 1 || p->count > SR_TELEMETRY_SCAN_MAX_PARTS) {
+        snprintf(err, errlen, "batch seq %" PRIu64 ": scan part count %" PRIu32 " is not in 1..%d", seq, p->count,
+                 SR_TELEMETRY_SCAN_MAX_PARTS);
+        return -EINVAL;
+    }
+    if (p->index >= p->count) {
+        snprintf(err, errlen, "batch seq %" PRIu64 ": scan part index %" PRIu32 " is not below count %" PRIu32, seq,
+                 p->index, p->count);
+        return -EINVAL;
+    }
+    if (p->data.len < 1 || p->data.len > SR_TELEMETRY_SCAN_MAX_PART_BYTES) {
+        snprintf(err, errlen, "batch seq %" PRIu64 ": scan part data is %zu bytes (1..%d)", seq, p->data.len,
+                 SR_TELEMETRY_SCAN_MAX_PART_BYTES);
+        return -EINVAL;
+    }
+    if (p->total_size > SR_TELEMETRY_SCAN_MAX_TOTAL_BYTES || p->total_size < p->data.len ||
+        p->total_size < p->count) {
+        snprintf(err, errlen,
+                 "batch seq %" PRIu64 ": scan total_size %" PRIu64 " is not in %zu..%" PRIu64
+                 " (at least the part and one byte per part)",
+                 seq, p->total_size, p->data.len > p->count ? p->data.len : (size_t)p->count,
+                 SR_TELEMETRY_SCAN_MAX_TOTAL_BYTES);
+        return -EINVAL;
+    }
+    if (p->total_sha256.len != 32) {
+        snprintf(err, errlen, "batch seq %" PRIu64 ": scan total_sha256 is %zu bytes (expected 32)", seq,
+                 p->total_sha256.len);
+        return -EINVAL;
+    }
+    const struct {
+        const char *s, *what;
+        size_t max;
+    } strings[] = {
+        {p->db_version, "db_version", SR_TELEMETRY_SCAN_MAX_VERSION_BYTES},
+        {p->scanner_version, "scanner_version", SR_TELEMETRY_SCAN_MAX_VERSION_BYTES},
+        {p->target_name, "target_name", SR_TELEMETRY_SCAN_MAX_NAME_BYTES},
+    };
+    for (size_t k = 0; k < sizeof(strings) / sizeof(strings[0]); k++) {
+        int r = check_string(strings[k].s, strings[k].max, false, seq, strings[k].what, 0, NULL, err, errlen);
+        if (r < 0)
+            return r;
+    }
+    if (p->targets_in_run > SR_TELEMETRY_SCAN_MAX_TARGETS) {
+        snprintf(err, errlen, "batch seq %" PRIu64 ": targets_in_run %" PRIu32 " is over %d", seq, p->targets_in_run,
+                 SR_TELEMETRY_SCAN_MAX_TARGETS);
+        return -EINVAL;
+    }
+    if (p->started_unix_ms < 0 || p->finished_unix_ms < p->started_unix_ms ||
+        p->finished_unix_ms < SR_TELEMETRY_MIN_TIME_MS) {
+        snprintf(err, errlen,
+                 "batch seq %" PRIu64 ": scan times out of range (started %" PRId64 ", finished %" PRId64 ")", seq,
+                 p->started_unix_ms, p->finished_unix_ms);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int sr_telemetry_check_log_times(const sr_upload_batch *b, int64_t now_ms, char *err, size_t errlen) {
     if (!b || b->payload_case != SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_LOGS || !b->logs)
         return 0;
@@ -192,7 +291,9 @@ int sr_telemetry_validate(const sr_upload_batch *b, const char *identity, size_t
         return validate_metrics(b, max_points, err, errlen);
     if (b->payload_case == SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_LOGS && b->logs)
         return validate_logs(b, err, errlen);
-    snprintf(err, errlen, "batch seq %" PRIu64 ": payload is missing (expected metrics or logs)", b->seq);
+    if (b->payload_case == SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_SCAN && b->scan)
+        return sr_telemetry_scan_part_check(b->scan, b->seq, err, errlen);
+    snprintf(err, errlen, "batch seq %" PRIu64 ": payload is missing (expected metrics, logs or scan)", b->seq);
     return -EINVAL;
 }
 

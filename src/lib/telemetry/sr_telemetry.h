@@ -24,6 +24,16 @@
 #define SR_TELEMETRY_MAX_LOG_TAG_BYTES 64       /* outcome, action */
 #define SR_TELEMETRY_MAX_LOG_FIELD_KEY_BYTES 128
 #define SR_TELEMETRY_MAX_LOG_FIELD_VALUE_BYTES 4096
+/* Scan payloads (ScanPart): one part of a Trivy report or CycloneDX SBOM of one target. */
+#define SR_TELEMETRY_SCAN_ID_LEN 32                 /* lowercase hex */
+#define SR_TELEMETRY_SCAN_CONTAINER_ID_MAX 128      /* "container:<id>", id of [A-Za-z0-9._-] */
+#define SR_TELEMETRY_SCAN_TARGET_MAX (10 + SR_TELEMETRY_SCAN_CONTAINER_ID_MAX)
+#define SR_TELEMETRY_SCAN_MAX_PARTS 65536
+#define SR_TELEMETRY_SCAN_MAX_PART_BYTES (512 * 1024)
+#define SR_TELEMETRY_SCAN_MAX_TOTAL_BYTES (UINT64_C(1) << 30)
+#define SR_TELEMETRY_SCAN_MAX_VERSION_BYTES 128     /* db_version, scanner_version */
+#define SR_TELEMETRY_SCAN_MAX_NAME_BYTES 512        /* target_name */
+#define SR_TELEMETRY_SCAN_MAX_TARGETS 65536         /* targets_in_run */
 /* Record times must lie in [2000-01-01, now + 1 day] (each day is a hypertable chunk). */
 #define SR_TELEMETRY_MIN_TIME_MS INT64_C(946684800000)
 #define SR_TELEMETRY_MAX_FUTURE_MS INT64_C(86400000)
@@ -34,19 +44,32 @@
 
 typedef Serviceradar__Agent__V1__UploadBatch sr_upload_batch;
 
-/* Checks a decoded batch: a metrics or logs payload present, seq > 0, agent_id empty or equal
- * to identity (identity NULL skips that check), and then
+/* Checks a decoded batch: a metrics, logs or scan payload present, seq > 0, agent_id empty or
+ * equal to identity (identity NULL skips that check), and then
  * - metrics: at most max_points points (0 or more than SR_TELEMETRY_MAX_POINTS means
  *   SR_TELEMETRY_MAX_POINTS), non-empty names, string lengths within the limits and valid
  *   UTF-8, finite values;
  * - logs: at most SR_TELEMETRY_MAX_LOG_RECORDS records, source one of sr_telemetry_log_source_known,
  *   every string within its SR_TELEMETRY_MAX_LOG_* limit and valid UTF-8, at most
  *   SR_TELEMETRY_MAX_LOG_FIELDS fields with non-empty keys, syslog_severity in -1..7, facility in
- *   -1..23. Record times are checked by sr_telemetry_check_log_times (it needs the clock).
+ *   -1..23. Record times are checked by sr_telemetry_check_log_times (it needs the clock);
+ * - scan: sr_telemetry_scan_part_check.
  * Returns 0, -EINVAL (malformed; err names the problem and the seq) or -EPERM (agent_id
  * differs from identity). */
 int sr_telemetry_validate(const sr_upload_batch *b, const char *identity, size_t max_points, char *err,
                           size_t errlen);
+
+/* The rules of one ScanPart (contracts.md): scan_id SR_TELEMETRY_SCAN_ID_LEN lowercase hex
+ * characters; target "host" or "container:<id>" (id 1..128 of [A-Za-z0-9._-]); kind "report" or
+ * "sbom"; count 1..SR_TELEMETRY_SCAN_MAX_PARTS, index < count; data 1..512 KiB; total_size at most
+ * 1 GiB, at least the data and at least count bytes; total_sha256 32 bytes; db_version and
+ * scanner_version at most 128 bytes, target_name at most 512, all UTF-8; targets_in_run at most
+ * 65536; started_unix_ms >= 0, finished_unix_ms >= started_unix_ms and not before 2000-01-01.
+ * seq only names the batch in err. 0 or -EINVAL. */
+int sr_telemetry_scan_part_check(const Serviceradar__Agent__V1__ScanPart *p, uint64_t seq, char *err,
+                                 size_t errlen);
+/* True for "host" and "container:<id>" with an id of 1..128 characters of [A-Za-z0-9._-]. */
+bool sr_telemetry_scan_target_valid(const char *target);
 
 /* Counts the points of a packed UploadBatch without decoding it (a cheap guard that bounds
  * the memory a decode can take). Returns 0 and the count, or -EBADMSG when the wire format is

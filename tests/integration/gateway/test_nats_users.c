@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "sr_objstore.h"
 #include "sr_time.h"
 #include "srtest.h"
 
@@ -147,6 +148,68 @@ static void add_stream(jsCtx *js, const char *name, const char *subject) {
         fail_msg("core could not create stream %s (jetstream error %d)", name, (int)jerr);
 }
 
+static void check_artifacts(jsCtx *cjs, jsCtx *gjs, errs *ge) {
+    int before = wait_violations(ge, 0);
+    char path[512], err[256] = "";
+    snprintf(path, sizeof(path), "%s/bundle", S.dir);
+    FILE *f = fopen(path, "we");
+    assert_non_null(f);
+    for (int i = 0; i < 300 * 1024; i++)
+        fputc('a' + i % 23, f);
+    fclose(f);
+    sr_objstore *cos = NULL; /* the core creates both buckets on its job's first run */
+    assert_int_equal(sr_objstore_open(cjs, "artifacts", 1, NULL, &cos, err, sizeof(err)), 0);
+    assert_int_equal(sr_objstore_put_file(cos, "trivy-db", path, NULL, 0, NULL, err, sizeof(err)), 0);
+    sr_objstore_free(cos);
+    kvConfig kc;
+    kvConfig_Init(&kc);
+    kc.Bucket = "artifacts";
+    kc.History = 5;
+    kc.StorageType = js_FileStorage;
+    kvStore *ckv = NULL;
+    assert_int_equal(js_CreateKeyValue(&ckv, cjs, &kc), NATS_OK);
+    uint64_t rev = 0;
+    assert_int_equal(kvStore_PutString(&rev, ckv, "trivy-db", "{\"event\":\"trivy_db_update\"}"), NATS_OK);
+
+    kvStore *gkv = NULL;
+    assert_int_equal(js_KeyValue(&gkv, gjs, "artifacts"), NATS_OK);
+    kvWatcher *w = NULL;
+    kvWatchOptions wo;
+    kvWatchOptions_Init(&wo);
+    wo.IgnoreDeletes = true;
+    assert_int_equal(kvStore_Watch(&w, gkv, "trivy-db", &wo), NATS_OK);
+    kvEntry *e = NULL;
+    assert_int_equal(kvWatcher_Next(&e, w, 5000), NATS_OK);
+    assert_non_null(e);
+    assert_string_equal(kvEntry_ValueString(e), "{\"event\":\"trivy_db_update\"}");
+    kvEntry_Destroy(e);
+    assert_int_equal(kvWatcher_Next(&e, w, 5000), NATS_OK); /* end of the initial values */
+    assert_null(e);
+    assert_int_equal(kvStore_PutString(&rev, ckv, "trivy-db", "{\"v\":2}"), NATS_OK);
+    assert_int_equal(kvWatcher_Next(&e, w, 5000), NATS_OK); /* an update */
+    assert_non_null(e);
+    assert_string_equal(kvEntry_ValueString(e), "{\"v\":2}");
+    kvEntry_Destroy(e);
+    assert_int_equal(kvStore_Get(&e, gkv, "trivy-db"), NATS_OK);
+    kvEntry_Destroy(e);
+    kvWatcher_Destroy(w);
+
+    sr_objstore *gos = NULL;
+    sr_objstore_info info;
+    assert_int_equal(sr_objstore_open(gjs, "artifacts", 0, NULL, &gos, err, sizeof(err)), 0);
+    snprintf(path, sizeof(path), "%s/bundle.copy", S.dir);
+    assert_int_equal(sr_objstore_get_file(gos, "trivy-db", path, &info, err, sizeof(err)), 0);
+    assert_int_equal(info.size, 300 * 1024);
+    sr_objstore_free(gos);
+    assert_int_equal(wait_violations(ge, before), before);
+
+    /* ... but the gateway may not write them */
+    assert_int_not_equal(kvStore_PutString(&rev, gkv, "trivy-db", "{}"), NATS_OK);
+    assert_int_equal(wait_violations(ge, before + 1), before + 1);
+    kvStore_Destroy(gkv);
+    kvStore_Destroy(ckv);
+}
+
 static void test_users(void **state) {
     (void)state;
     /* the core creates the streams (it may use the JetStream API) */
@@ -230,6 +293,10 @@ static void test_users(void **state) {
     natsMsgList_Destroy(&list);
     natsSubscription_Unsubscribe(pull);
     natsSubscription_Destroy(pull);
+
+    /* the Trivy DB: the core stores the bundle and its version (Object Store and KV bucket artifacts);
+     * the gateway reads both the way gw_artifact does (watch, get, object get) and may write neither */
+    check_artifacts(cjs, gjs, &ge);
 
     /* a wrong password is refused */
     natsConnection *bad = NULL;

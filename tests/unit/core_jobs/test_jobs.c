@@ -85,7 +85,8 @@ static void test_builtin_matches_config(void **state) {
     assert_int_equal(s.config.n, SR_JOBS_BUILTIN_N);
     static const char *const names[SR_JOBS_BUILTIN_N] = {
         "metrics_rollup",         "metrics_retention",  "events_retention",    "ingest_batches_retention",
-        "dead_letters_retention", "commands_retention", "search_stats_refresh", "events_trgm_index"};
+        "dead_letters_retention", "commands_retention", "search_stats_refresh", "events_trgm_index",
+        "scan_parts_retention"};
     for (size_t i = 0; i < SR_JOBS_BUILTIN_N; i++) {
         assert_string_equal(s.entries[i].def->name, names[i]);
         /* the configuration's defaults are the registry's: they cannot drift apart */
@@ -99,6 +100,7 @@ static void test_builtin_matches_config(void **state) {
     assert_int_equal(s.params.commands_days, 30);
     assert_int_equal(s.params.events_trgm_closed_ms, 3600000);
     assert_int_equal(s.params.events_trgm_max_chunks, 4);
+    assert_int_equal(s.params.scan_parts_age_ms, 24 * 3600000);
     assert_int_equal(s.config.lease_ms, 600000);
     assert_ptr_equal(s.config.params, &s.params);
 

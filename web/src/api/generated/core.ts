@@ -11,16 +11,25 @@ import type {
   CommandRequest,
   EnrollRequest,
   EnrollResponse,
+  FindingPage,
+  FindingsSummary,
   GetHostMetricsParams,
+  GetHostSbom200,
+  GetHostSbomParams,
   GetOpenApiDocument200,
   Health,
   Host,
   Job,
+  ListFindingsParams,
+  ListHostFindingsParams,
+  ListHostPackagesParams,
   MetricName,
   MetricSeriesSet,
+  PackagePage,
   QueryRequest,
   QueryResponse,
-  Ready
+  Ready,
+  Vulnerability
 } from './model';
 
 import { apiFetch } from '../http';
@@ -350,6 +359,190 @@ export const runQuery = async (queryRequest: QueryRequest, options?: RequestInit
     headers: { 'Content-Type': 'application/json', ...options?.headers },
     body: JSON.stringify(
       queryRequest,)
+  }
+);}
+
+
+
+/**
+ * Ordered by severity (CRITICAL first), then id; keyset-paged (next_cursor is null on the last page). A finding is open while the newest applied report of its target lists it, fixed (fixed_at) once a newer report does not, and open again (reopened_at) when it comes back.
+ * @summary Findings over all hosts, filtered
+ */
+export const getListFindingsUrl = (params?: ListFindingsParams,) => {
+  const normalizedParams = new URLSearchParams();
+
+  Object.entries(params || {}).forEach(([key, value]) => {
+    
+    if (value !== undefined) {
+      normalizedParams.append(key, value === null ? 'null' : value.toString())
+    }
+  });
+
+  const stringifiedParams = normalizedParams.toString();
+
+  return stringifiedParams.length > 0 ? `/api/v1/findings?${stringifiedParams}` : `/api/v1/findings`
+}
+
+export const listFindings = async (params?: ListFindingsParams, options?: RequestInit): Promise<FindingPage> => {
+  
+  return apiFetch<FindingPage>(getListFindingsUrl(params),
+  {      
+    ...options,
+    method: 'GET'
+    
+    
+  }
+);}
+
+
+
+/**
+ * hosts is ordered by the most CRITICAL (then HIGH, ...) open findings, at most 50,000 hosts.
+ * @summary Open findings counted by severity, overall and per host
+ */
+export const getGetFindingsSummaryUrl = () => {
+
+
+  
+
+  return `/api/v1/findings/summary`
+}
+
+export const getFindingsSummary = async ( options?: RequestInit): Promise<FindingsSummary> => {
+  
+  return apiFetch<FindingsSummary>(getGetFindingsSummaryUrl(),
+  {      
+    ...options,
+    method: 'GET'
+    
+    
+  }
+);}
+
+
+
+/**
+ * affected lists every finding of the vulnerability (open ones first, at most 10,000; affected_truncated says when more exist).
+ * @summary One vulnerability: its record and the hosts and packages it affects
+ */
+export const getGetVulnerabilityUrl = (vulnerabilityId: string,) => {
+
+
+  
+
+  return `/api/v1/vulnerabilities/${vulnerabilityId}`
+}
+
+export const getVulnerability = async (vulnerabilityId: string, options?: RequestInit): Promise<Vulnerability> => {
+  
+  return apiFetch<Vulnerability>(getGetVulnerabilityUrl(vulnerabilityId),
+  {      
+    ...options,
+    method: 'GET'
+    
+    
+  }
+);}
+
+
+
+/**
+ * Ordered by severity (CRITICAL first), then id; keyset-paged (next_cursor is null on the last page). A finding is open while the newest applied report of its target lists it, fixed (fixed_at) once a newer report does not, and open again (reopened_at) when it comes back. 404 when the core knows neither the host nor a scan of it.
+ * @summary Findings of one host
+ */
+export const getListHostFindingsUrl = (agentId: string,
+    params?: ListHostFindingsParams,) => {
+  const normalizedParams = new URLSearchParams();
+
+  Object.entries(params || {}).forEach(([key, value]) => {
+    
+    if (value !== undefined) {
+      normalizedParams.append(key, value === null ? 'null' : value.toString())
+    }
+  });
+
+  const stringifiedParams = normalizedParams.toString();
+
+  return stringifiedParams.length > 0 ? `/api/v1/hosts/${agentId}/findings?${stringifiedParams}` : `/api/v1/hosts/${agentId}/findings`
+}
+
+export const listHostFindings = async (agentId: string,
+    params?: ListHostFindingsParams, options?: RequestInit): Promise<FindingPage> => {
+  
+  return apiFetch<FindingPage>(getListHostFindingsUrl(agentId,params),
+  {      
+    ...options,
+    method: 'GET'
+    
+    
+  }
+);}
+
+
+
+/**
+ * Ordered by id, keyset-paged. A package the newest report of its target no longer lists keeps its row with removed_at set.
+ * @summary Packages installed on a host and its containers
+ */
+export const getListHostPackagesUrl = (agentId: string,
+    params?: ListHostPackagesParams,) => {
+  const normalizedParams = new URLSearchParams();
+
+  Object.entries(params || {}).forEach(([key, value]) => {
+    
+    if (value !== undefined) {
+      normalizedParams.append(key, value === null ? 'null' : value.toString())
+    }
+  });
+
+  const stringifiedParams = normalizedParams.toString();
+
+  return stringifiedParams.length > 0 ? `/api/v1/hosts/${agentId}/packages?${stringifiedParams}` : `/api/v1/hosts/${agentId}/packages`
+}
+
+export const listHostPackages = async (agentId: string,
+    params?: ListHostPackagesParams, options?: RequestInit): Promise<PackagePage> => {
+  
+  return apiFetch<PackagePage>(getListHostPackagesUrl(agentId,params),
+  {      
+    ...options,
+    method: 'GET'
+    
+    
+  }
+);}
+
+
+
+/**
+ * The document exactly as the agent sent it (Content-Disposition: attachment). 404 when none was received for the target.
+ * @summary The latest CycloneDX SBOM of a host or one of its containers
+ */
+export const getGetHostSbomUrl = (agentId: string,
+    params?: GetHostSbomParams,) => {
+  const normalizedParams = new URLSearchParams();
+
+  Object.entries(params || {}).forEach(([key, value]) => {
+    
+    if (value !== undefined) {
+      normalizedParams.append(key, value === null ? 'null' : value.toString())
+    }
+  });
+
+  const stringifiedParams = normalizedParams.toString();
+
+  return stringifiedParams.length > 0 ? `/api/v1/hosts/${agentId}/sbom?${stringifiedParams}` : `/api/v1/hosts/${agentId}/sbom`
+}
+
+export const getHostSbom = async (agentId: string,
+    params?: GetHostSbomParams, options?: RequestInit): Promise<GetHostSbom200> => {
+  
+  return apiFetch<GetHostSbom200>(getGetHostSbomUrl(agentId,params),
+  {      
+    ...options,
+    method: 'GET'
+    
+    
   }
 );}
 

@@ -604,6 +604,51 @@ void   serviceradar__agent__v1__logs_batch__free_unpacked
   assert(message->base.descriptor == &serviceradar__agent__v1__logs_batch__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   serviceradar__agent__v1__scan_part__init
+                     (Serviceradar__Agent__V1__ScanPart         *message)
+{
+  static const Serviceradar__Agent__V1__ScanPart init_value = SERVICERADAR__AGENT__V1__SCAN_PART__INIT;
+  *message = init_value;
+}
+size_t serviceradar__agent__v1__scan_part__get_packed_size
+                     (const Serviceradar__Agent__V1__ScanPart *message)
+{
+  assert(message->base.descriptor == &serviceradar__agent__v1__scan_part__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t serviceradar__agent__v1__scan_part__pack
+                     (const Serviceradar__Agent__V1__ScanPart *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &serviceradar__agent__v1__scan_part__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t serviceradar__agent__v1__scan_part__pack_to_buffer
+                     (const Serviceradar__Agent__V1__ScanPart *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &serviceradar__agent__v1__scan_part__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Serviceradar__Agent__V1__ScanPart *
+       serviceradar__agent__v1__scan_part__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Serviceradar__Agent__V1__ScanPart *)
+     protobuf_c_message_unpack (&serviceradar__agent__v1__scan_part__descriptor,
+                                allocator, len, data);
+}
+void   serviceradar__agent__v1__scan_part__free_unpacked
+                     (Serviceradar__Agent__V1__ScanPart *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &serviceradar__agent__v1__scan_part__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   serviceradar__agent__v1__upload_batch__init
                      (Serviceradar__Agent__V1__UploadBatch         *message)
 {
@@ -2030,7 +2075,214 @@ const ProtobufCMessageDescriptor serviceradar__agent__v1__logs_batch__descriptor
   (ProtobufCMessageInit) serviceradar__agent__v1__logs_batch__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor serviceradar__agent__v1__upload_batch__field_descriptors[6] =
+static const ProtobufCFieldDescriptor serviceradar__agent__v1__scan_part__field_descriptors[14] =
+{
+  {
+    "scan_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__ScanPart, scan_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "target",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__ScanPart, target),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__ScanPart, kind),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "index",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__ScanPart, index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "count",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__ScanPart, count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "data",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__ScanPart, data),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_size",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__ScanPart, total_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_sha256",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__ScanPart, total_sha256),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "started_unix_ms",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__ScanPart, started_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "finished_unix_ms",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__ScanPart, finished_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "db_version",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__ScanPart, db_version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "scanner_version",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__ScanPart, scanner_version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "target_name",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__ScanPart, target_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "targets_in_run",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Serviceradar__Agent__V1__ScanPart, targets_in_run),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned serviceradar__agent__v1__scan_part__field_indices_by_name[] = {
+  4,   /* field[4] = count */
+  5,   /* field[5] = data */
+  10,   /* field[10] = db_version */
+  9,   /* field[9] = finished_unix_ms */
+  3,   /* field[3] = index */
+  2,   /* field[2] = kind */
+  0,   /* field[0] = scan_id */
+  11,   /* field[11] = scanner_version */
+  8,   /* field[8] = started_unix_ms */
+  1,   /* field[1] = target */
+  12,   /* field[12] = target_name */
+  13,   /* field[13] = targets_in_run */
+  7,   /* field[7] = total_sha256 */
+  6,   /* field[6] = total_size */
+};
+static const ProtobufCIntRange serviceradar__agent__v1__scan_part__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 14 }
+};
+const ProtobufCMessageDescriptor serviceradar__agent__v1__scan_part__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "serviceradar.agent.v1.ScanPart",
+  "ScanPart",
+  "Serviceradar__Agent__V1__ScanPart",
+  "serviceradar.agent.v1",
+  sizeof(Serviceradar__Agent__V1__ScanPart),
+  14,
+  serviceradar__agent__v1__scan_part__field_descriptors,
+  serviceradar__agent__v1__scan_part__field_indices_by_name,
+  1,  serviceradar__agent__v1__scan_part__number_ranges,
+  (ProtobufCMessageInit) serviceradar__agent__v1__scan_part__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor serviceradar__agent__v1__upload_batch__field_descriptors[7] =
 {
   {
     "agent_id",
@@ -2104,6 +2356,18 @@ static const ProtobufCFieldDescriptor serviceradar__agent__v1__upload_batch__fie
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "scan",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Serviceradar__Agent__V1__UploadBatch, payload_case),
+    offsetof(Serviceradar__Agent__V1__UploadBatch, scan),
+    &serviceradar__agent__v1__scan_part__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned serviceradar__agent__v1__upload_batch__field_indices_by_name[] = {
   0,   /* field[0] = agent_id */
@@ -2111,13 +2375,14 @@ static const unsigned serviceradar__agent__v1__upload_batch__field_indices_by_na
   1,   /* field[1] = epoch */
   5,   /* field[5] = logs */
   4,   /* field[4] = metrics */
+  6,   /* field[6] = scan */
   2,   /* field[2] = seq */
 };
 static const ProtobufCIntRange serviceradar__agent__v1__upload_batch__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 4 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor serviceradar__agent__v1__upload_batch__descriptor =
 {
@@ -2127,7 +2392,7 @@ const ProtobufCMessageDescriptor serviceradar__agent__v1__upload_batch__descript
   "Serviceradar__Agent__V1__UploadBatch",
   "serviceradar.agent.v1",
   sizeof(Serviceradar__Agent__V1__UploadBatch),
-  6,
+  7,
   serviceradar__agent__v1__upload_batch__field_descriptors,
   serviceradar__agent__v1__upload_batch__field_indices_by_name,
   2,  serviceradar__agent__v1__upload_batch__number_ranges,

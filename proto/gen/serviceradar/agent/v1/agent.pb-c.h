@@ -30,6 +30,7 @@ typedef struct Serviceradar__Agent__V1__MetricsBatch Serviceradar__Agent__V1__Me
 typedef struct Serviceradar__Agent__V1__LogRecord Serviceradar__Agent__V1__LogRecord;
 typedef struct Serviceradar__Agent__V1__LogRecord__FieldsEntry Serviceradar__Agent__V1__LogRecord__FieldsEntry;
 typedef struct Serviceradar__Agent__V1__LogsBatch Serviceradar__Agent__V1__LogsBatch;
+typedef struct Serviceradar__Agent__V1__ScanPart Serviceradar__Agent__V1__ScanPart;
 typedef struct Serviceradar__Agent__V1__UploadBatch Serviceradar__Agent__V1__UploadBatch;
 typedef struct Serviceradar__Agent__V1__UploadAck Serviceradar__Agent__V1__UploadAck;
 typedef struct Serviceradar__Agent__V1__ArtifactRequest Serviceradar__Agent__V1__ArtifactRequest;
@@ -359,10 +360,82 @@ struct  Serviceradar__Agent__V1__LogsBatch
     , (char *)protobuf_c_empty_string, 0,NULL }
 
 
+/*
+ * One part of a vulnerability scan document (Trivy JSON report or CycloneDX SBOM) of one target.
+ * A document is cut into parts of at most 512 KiB, each sent as its own UploadBatch (so the spool,
+ * the exactly-once key and the ack work as for telemetry); the core reassembles a document once it
+ * holds all `count` parts of (agent, scan_id, target, kind) and checks total_size and total_sha256.
+ */
+struct  Serviceradar__Agent__V1__ScanPart
+{
+  ProtobufCMessage base;
+  /*
+   * 32 lowercase hex characters, random per scan run
+   */
+  char *scan_id;
+  /*
+   * "host", or "container:<id>" (container id: 1..128 of [A-Za-z0-9._-])
+   */
+  char *target;
+  /*
+   * "report" (Trivy JSON report) or "sbom" (CycloneDX 1.x JSON)
+   */
+  char *kind;
+  /*
+   * 0 .. count-1
+   */
+  uint32_t index;
+  /*
+   * parts of this document, 1 .. 65536
+   */
+  uint32_t count;
+  /*
+   * this part's bytes, 1 .. 512 KiB
+   */
+  ProtobufCBinaryData data;
+  /*
+   * size of the whole document, at most 1 GiB
+   */
+  uint64_t total_size;
+  /*
+   * SHA-256 of the whole document (32 bytes)
+   */
+  ProtobufCBinaryData total_sha256;
+  /*
+   * when the scan of this target started
+   */
+  int64_t started_unix_ms;
+  /*
+   * when it finished
+   */
+  int64_t finished_unix_ms;
+  /*
+   * Trivy DB version used ("sha256:<hex>" of the bundle, "" when unknown)
+   */
+  char *db_version;
+  /*
+   * e.g. "trivy v0.74.0"
+   */
+  char *scanner_version;
+  /*
+   * display name: host name, or container name / image ("" when unknown)
+   */
+  char *target_name;
+  /*
+   * how many targets this scan run covers (the host counts as one)
+   */
+  uint32_t targets_in_run;
+};
+#define SERVICERADAR__AGENT__V1__SCAN_PART__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&serviceradar__agent__v1__scan_part__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, {0,NULL}, 0, {0,NULL}, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
 typedef enum {
   SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD__NOT_SET = 0,
   SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_METRICS = 10,
-  SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_LOGS = 11
+  SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_LOGS = 11,
+  SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD_SCAN = 12
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SERVICERADAR__AGENT__V1__UPLOAD_BATCH__PAYLOAD__CASE)
 } Serviceradar__Agent__V1__UploadBatch__PayloadCase;
 
@@ -386,6 +459,7 @@ struct  Serviceradar__Agent__V1__UploadBatch
   union {
     Serviceradar__Agent__V1__MetricsBatch *metrics;
     Serviceradar__Agent__V1__LogsBatch *logs;
+    Serviceradar__Agent__V1__ScanPart *scan;
   };
 };
 #define SERVICERADAR__AGENT__V1__UPLOAD_BATCH__INIT \
@@ -711,6 +785,25 @@ Serviceradar__Agent__V1__LogsBatch *
 void   serviceradar__agent__v1__logs_batch__free_unpacked
                      (Serviceradar__Agent__V1__LogsBatch *message,
                       ProtobufCAllocator *allocator);
+/* Serviceradar__Agent__V1__ScanPart methods */
+void   serviceradar__agent__v1__scan_part__init
+                     (Serviceradar__Agent__V1__ScanPart         *message);
+size_t serviceradar__agent__v1__scan_part__get_packed_size
+                     (const Serviceradar__Agent__V1__ScanPart   *message);
+size_t serviceradar__agent__v1__scan_part__pack
+                     (const Serviceradar__Agent__V1__ScanPart   *message,
+                      uint8_t             *out);
+size_t serviceradar__agent__v1__scan_part__pack_to_buffer
+                     (const Serviceradar__Agent__V1__ScanPart   *message,
+                      ProtobufCBuffer     *buffer);
+Serviceradar__Agent__V1__ScanPart *
+       serviceradar__agent__v1__scan_part__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   serviceradar__agent__v1__scan_part__free_unpacked
+                     (Serviceradar__Agent__V1__ScanPart *message,
+                      ProtobufCAllocator *allocator);
 /* Serviceradar__Agent__V1__UploadBatch methods */
 void   serviceradar__agent__v1__upload_batch__init
                      (Serviceradar__Agent__V1__UploadBatch         *message);
@@ -834,6 +927,9 @@ typedef void (*Serviceradar__Agent__V1__LogRecord_Closure)
 typedef void (*Serviceradar__Agent__V1__LogsBatch_Closure)
                  (const Serviceradar__Agent__V1__LogsBatch *message,
                   void *closure_data);
+typedef void (*Serviceradar__Agent__V1__ScanPart_Closure)
+                 (const Serviceradar__Agent__V1__ScanPart *message,
+                  void *closure_data);
 typedef void (*Serviceradar__Agent__V1__UploadBatch_Closure)
                  (const Serviceradar__Agent__V1__UploadBatch *message,
                   void *closure_data);
@@ -906,6 +1002,7 @@ extern const ProtobufCMessageDescriptor serviceradar__agent__v1__metrics_batch__
 extern const ProtobufCMessageDescriptor serviceradar__agent__v1__log_record__descriptor;
 extern const ProtobufCMessageDescriptor serviceradar__agent__v1__log_record__fields_entry__descriptor;
 extern const ProtobufCMessageDescriptor serviceradar__agent__v1__logs_batch__descriptor;
+extern const ProtobufCMessageDescriptor serviceradar__agent__v1__scan_part__descriptor;
 extern const ProtobufCMessageDescriptor serviceradar__agent__v1__upload_batch__descriptor;
 extern const ProtobufCMessageDescriptor serviceradar__agent__v1__upload_ack__descriptor;
 extern const ProtobufCMessageDescriptor serviceradar__agent__v1__artifact_request__descriptor;
