@@ -12,7 +12,7 @@ export SR_NATS_SERVER ?= $(SR_CACHE)/rootfs-trixie/usr/sbin/nats-server
 export SR_TEST_PG ?= host=127.0.0.1 port=55432 user=postgres dbname=postgres
 
 .PHONY: help deps devdb devdb-stop model model-gpu build build-asan web generate check-generated check test test-unit \
-        test-web test-valgrind test-asan test-e2e test-e2e-asan fuzz run bench-ingest bench-agent bench-search bench-embed bench-distribute clean
+        test-web test-valgrind test-asan test-e2e test-e2e-asan fuzz run bench-ingest bench-agent bench-search bench-embed bench-distribute bench-scan clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -33,13 +33,13 @@ model-gpu: deps ## also fetch ONNX Runtime with the CUDA provider (300 MB) into 
 	@scripts/model.sh --gpu
 
 $(BUILD)/build.ninja: | model
-	cmake -S . -B $(BUILD) -G Ninja -DSR_WERROR=ON
+	cmake -S . -B $(BUILD) -G Ninja -DSR_WERROR=ON -DSR_FAULT_INJECTION=ON
 
 build: deps model $(BUILD)/build.ninja ## build everything into build/ (binaries in build/bin)
 	ninja -C $(BUILD) -j$(JOBS)
 
 $(BUILD_ASAN)/build.ninja: | model
-	CC=clang cmake -S . -B $(BUILD_ASAN) -G Ninja -DSR_WERROR=ON -DSR_SANITIZE=ON -DSR_FUZZ=ON
+	CC=clang cmake -S . -B $(BUILD_ASAN) -G Ninja -DSR_WERROR=ON -DSR_SANITIZE=ON -DSR_FUZZ=ON -DSR_FAULT_INJECTION=ON
 
 build-asan: deps model $(BUILD_ASAN)/build.ninja ## build with ASan + UBSan (clang) into build-asan/, fuzzers included
 	ninja -C $(BUILD_ASAN) -j$(JOBS)
@@ -94,6 +94,9 @@ bench-agent: build devdb ## benchmark: the agent's idle footprint over 2 minutes
 
 bench-search: build devdb ## benchmark: 10M realistic events -> JetStream -> core -> PostgreSQL, then SRQL queries
 	@scripts/bench-search.sh $(BUILD)
+
+bench-scan: build devdb ## benchmark: a full root filesystem scan by the agent against the trivy CLI (same module, same DB)
+	@scripts/bench-scan.sh $(BUILD)
 
 bench-embed: build ## benchmark: sentence embeddings on this machine's CPU (or GPU), batch 1/32/256
 	@scripts/bench-embed.sh $(BUILD)

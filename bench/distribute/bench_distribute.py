@@ -1,12 +1,15 @@
-"""bench-distribute: a Trivy DB bundle (100 MB by default) from the gateway to N agents over
+"""bench-distribute: a Trivy DB bundle (100 MiB by default) from the gateway to N agents over
 loopback: nats-server, the real agent-gateway and N serviceradar-agent processes with mTLS
 certificates (tests/support/gencerts.sh). The bundle goes into the Object Store and its version
 into KV artifacts/trivy-db with the official nats CLI (scripts/tools.sh), as the core's job does.
 
 Per agent: the download + verification time its log reports ("N bytes verified ... in S s"),
 from the Download call to the whole-file SHA-256 check. Total: from the KV put until the last agent
-has installed the version. The installer is the test stand-in (SR_FAULT_TRIVY_STANDIN=1, a build
-with -DSR_FAULT_INJECTION=ON): this measures distribution, not Trivy.
+has installed the version. The bundle is a real Trivy DB made by sr-trivydb-fixture
+(scripts/trivy.sh fixture-tool) for the test root filesystem, padded to the size with --pad-mb, and
+the agents install it with the real installer (the Trivy bridge, a build with SR_TRIVY); scans are
+off (scan.enabled = false), so this measures distribution and installation, not scanning. Each
+agent's installed trivy.db is checked against the bundle's after the clock stops.
 
   python3 bench/distribute/bench_distribute.py BUILD
   env: SR_BENCH_AGENTS (10), SR_BENCH_MB (100), SR_NATS_SERVER, SR_CACHE
@@ -47,6 +50,20 @@ def wait_port(port: int, timeout: float):
     raise SystemExit(f"bench-distribute: nothing listens on port {port}")
 
 
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def helper(what: str) -> str:
+    """A path printed by scripts/trivy.sh (fixture-tool, rootfs); built or found in the cache."""
+    return subprocess.run([str(REPO / "scripts/trivy.sh"), what], check=True, capture_output=True,
+                          text=True).stdout.strip().splitlines()[-1]
+
+
 def main():
     build = Path(sys.argv[1] if len(sys.argv) > 1 else "build").resolve()
     n = int(os.environ.get("SR_BENCH_AGENTS", "10"))
@@ -55,6 +72,7 @@ def main():
     cli_dir = subprocess.run([str(REPO / "scripts/tools.sh"), "nats"], check=True, capture_output=True,
                              text=True).stdout.strip().splitlines()[-1]
     nats_cli = str(Path(cli_dir) / "nats")
+    tool, rootfs = helper("fixture-tool"), helper("rootfs")
     procs: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory(prefix="sr-bench-distribute-") as tmp:
         t = Path(tmp)
@@ -62,19 +80,15 @@ def main():
             ids = [f"bench-agent-{i:02d}" for i in range(n)]
             subprocess.run(["bash", str(REPO / "tests/support/gencerts.sh"), str(t / "pki"), *ids], check=True,
                            stdout=subprocess.DEVNULL)
-            # the bundle: metadata.json + random trivy.db (incompressible: the tar.gz stays that large)
-            b = t / "b"
-            b.mkdir()
-            (b / "metadata.json").write_text('{"Version":2,"NextUpdate":"2030-01-01T00:00:00Z"}')
-            with open(b / "trivy.db", "wb") as f:
-                for _ in range(mb):
-                    f.write(os.urandom(1 << 20))
+            # the bundle: a real Trivy DB for the test root filesystem, padded with random data (which
+            # gzip cannot shrink, so the tar.gz is about that large)
             bundle = t / "db.tar.gz"
-            subprocess.run(f"tar -C {b} -cf - metadata.json trivy.db | gzip -1 > {bundle}", shell=True, check=True)
-            data = bundle.read_bytes()
-            hexd, size = hashlib.sha256(data).hexdigest(), len(data)
+            subprocess.run([tool, "--rootfs", rootfs, "--spec", str(REPO / "testdata/scan/spec.json"), "--out",
+                            str(t / "b"), "--pad-mb", str(mb), "--bundle", str(bundle)], check=True,
+                           stdout=subprocess.DEVNULL)
+            hexd, size = sha256_file(bundle), bundle.stat().st_size
             version = "sha256:" + hexd
-            del data
+            db_hex = sha256_file(t / "b/trivy.db")
 
             nport, gport = free_port(), free_port()
             logs = t / "logs"
@@ -104,9 +118,8 @@ def main():
                 (t / f"{aid}.conf").write_text(
                     f'gateway.address = "127.0.0.1:{gport}"\ntls.ca_file = "{pki}/ca.crt"\n'
                     f'tls.cert_file = "{pki}/{aid}.crt"\ntls.key_file = "{pki}/{aid}.key"\ndata_dir = "{d}"\n'
-                    f'interval = "60s"\nheartbeat_interval = "5s"\nlogs.enabled = false\n')
-                start(aid, [str(build / "bin/serviceradar-agent"), "-c", str(t / f"{aid}.conf")],
-                      {"SR_FAULT_TRIVY_STANDIN": "1"})
+                    f'interval = "60s"\nheartbeat_interval = "5s"\nlogs.enabled = false\nscan.enabled = false\n')
+                start(aid, [str(build / "bin/serviceradar-agent"), "-c", str(t / f"{aid}.conf")])
             # every agent connected before the version is announced: all download at once
             end = time.monotonic() + 60
             while (logs / "gateway.log").read_text(errors="replace").count("connected (host") < n:
@@ -134,10 +147,16 @@ def main():
             while not all(installed(a) for a in ids):
                 if time.monotonic() > end:
                     raise SystemExit("bench-distribute: not every agent installed the bundle within 300 s "
-                                     "(a build with -DSR_FAULT_INJECTION=ON is needed for the installer stand-in); "
-                                     f"logs in {logs}")
+                                     "(the agent needs the Trivy bridge: a build with SR_TRIVY=ON)")
+                for a in ids:
+                    if "could not install trivy-db" in (logs / f"{a}.log").read_text(errors="replace"):
+                        raise SystemExit(f"bench-distribute: {a} could not install the bundle: "
+                                         + (logs / f"{a}.log").read_text(errors="replace")[-2000:])
                 time.sleep(0.05)
             total = time.monotonic() - t0
+            bad = [a for a in ids if sha256_file(t / a / "trivy/db/trivy.db") != db_hex]
+            if bad:
+                raise SystemExit(f"bench-distribute: installed trivy.db differs from the bundle's on {bad}")
             secs = {}
             rx = re.compile(r"bytes verified \((\d+) fetched from offset (\d+).*\) in ([0-9.]+) s")
             for aid in ids:

@@ -26,6 +26,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -431,12 +432,11 @@ static int run_daemon(agent *a) {
         srg_global_shutdown();
         return 1;
     }
-    sr_scan *scan = scan_start(a, tr);
-    /* Trivy DB updates pushed by the gateway (artifact_update); on_installed is the scanner's hook */
+    /* Trivy DB updates pushed by the gateway (artifact_update). Attached right after the start, before
+     * anything slow: the first Hello should carry the installed version and the command type be
+     * registered before the gateway sends one. on_installed (the scanner's hook) is set below. */
     sr_artifact *art = NULL;
-    sr_artifact_config ac = {.data_dir = cfg->data_dir,
-                             .on_installed = scan ? sr_scan_on_db_installed : NULL,
-                             .userdata = scan};
+    sr_artifact_config ac = {.data_dir = cfg->data_dir};
     char aerr[256] = "";
     r = sr_artifact_new(&ac, &art, aerr, sizeof(aerr));
     if (r == 0)
@@ -445,8 +445,11 @@ static int run_daemon(agent *a) {
         sr_warn("trivy-db updates are not taken: %s", aerr[0] ? aerr : strerror(-r));
     else if (sr_artifact_installed_version(art)[0])
         sr_info("trivy-db %s installed in %s", sr_artifact_installed_version(art), sr_artifact_db_dir(art));
-    if (scan && art)
+    sr_scan *scan = scan_start(a, tr);
+    if (scan && art) {
+        sr_artifact_set_on_installed(art, sr_scan_on_db_installed, scan);
         sr_scan_set_db_version(scan, sr_artifact_installed_version(art));
+    }
 #else
     sr_warn("built without the transport: batches stay in the spool");
 #endif
@@ -464,14 +467,26 @@ static int run_daemon(agent *a) {
     sr_artifact_stop(art); /* a running download ends, so the transport can join its thread */
     sr_scan_stop(scan);     /* so does a running scan (its command thread too) */
     tr = sr_transport_free(tr);
+    art = sr_artifact_free(art); /* joins the resume thread, which may call the scanner's hook */
     scan = sr_scan_free(scan);
-    art = sr_artifact_free(art);
     srg_global_shutdown();
 #endif
     sr_spool_get_stats(a->spool, &st);
     sr_info("stopped: %" PRIu64 " batches pending in the spool", st.records);
     a->spool = sr_spool_free(a->spool);
     return 0;
+}
+
+/* The Trivy bridge's Go runtime starts threads from a library constructor, before main(); a
+ * thread with SIGINT/SIGTERM unblocked would take them with the default action (the process
+ * dies instead of stopping cleanly). This constructor runs first (priority 101) so every thread
+ * inherits the blocked mask; main() takes the signals with a signalfd. */
+__attribute__((constructor(101))) static void block_stop_signals(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
 int main(int argc, char **argv) {

@@ -8,7 +8,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,7 +15,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <grpc/status.h>
@@ -227,48 +225,7 @@ out:
 
 /* ---- the installer ---- */
 
-#ifdef SR_FAULT_INJECTION
-/* Test builds only (SR_FAULT_TRIVY_STANDIN=1): stands in for sr_trivy_db_install so that the
- * distribution tests do not depend on the Trivy bridge or a real DB: unpacks the bundle with tar
- * and requires trivy.db and metadata.json. */
-static int standin_install(const char *bundle, const char *dest, char **metadata, char **err) {
-    if (mkdir(dest, 0700) < 0) {
-        *err = strdup("could not create the destination directory");
-        return -errno;
-    }
-    pid_t pid;
-    char *const argv[] = {(char *)(uintptr_t) "tar", (char *)(uintptr_t) "-xzf", (char *)(uintptr_t)bundle,
-                          (char *)(uintptr_t) "-C", (char *)(uintptr_t)dest, (char *)(uintptr_t) "--no-same-owner",
-                          NULL};
-    extern char **environ;
-    int st = 0, r = posix_spawnp(&pid, "tar", NULL, NULL, argv, environ);
-    if (r == 0 && (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0))
-        r = EINVAL;
-    char path[PATH_MAX];
-    struct stat sb;
-    if (r == 0 && (join_path(path, sizeof(path), dest, "trivy.db") < 0 || stat(path, &sb) < 0 || !S_ISREG(sb.st_mode)))
-        r = EINVAL;
-    char *meta = NULL;
-    size_t mlen = 0;
-    if (r == 0 && (join_path(path, sizeof(path), dest, "metadata.json") < 0 ||
-                   sr_file_read_all(path, 64 * 1024, &meta, &mlen) < 0))
-        r = EINVAL;
-    if (r != 0) {
-        (void)remove_tree(dest);
-        *err = strdup("not a Trivy DB bundle (tar.gz with trivy.db and metadata.json)");
-        return -r;
-    }
-    *metadata = meta;
-    return 0;
-}
-#endif
-
 static sr_artifact_install_fn default_installer(void) {
-#ifdef SR_FAULT_INJECTION
-    const char *s = getenv("SR_FAULT_TRIVY_STANDIN");
-    if (s && strcmp(s, "1") == 0)
-        return standin_install;
-#endif
 #ifdef SR_AGENT_HAVE_TRIVY
     if (sr_trivy_available())
         return sr_trivy_db_install;
@@ -741,8 +698,12 @@ static int run(sr_artifact *a, sr_cmd_ctx *ctx, const sr_artifact_doc *want, run
     rep->ms = sr_mono_ms() - t0;
     sr_info("trivy-db %s installed in %s", want->version, a->db_dir);
     (void)sr_transport_set_artifact_version(a->t, SR_ARTIFACT_NAME, want->version);
-    if (a->cfg.on_installed)
-        a->cfg.on_installed(want->version, a->db_dir, a->cfg.userdata);
+    pthread_mutex_lock(&a->lock);
+    sr_artifact_installed_fn hook = a->cfg.on_installed;
+    void *ud = a->cfg.userdata;
+    pthread_mutex_unlock(&a->lock);
+    if (hook)
+        hook(want->version, a->db_dir, ud);
     return 0;
 }
 
@@ -890,6 +851,15 @@ int sr_artifact_attach(sr_artifact *a, sr_transport *t) {
         a->resume_started = true;
     }
     return 0;
+}
+
+void sr_artifact_set_on_installed(sr_artifact *a, sr_artifact_installed_fn fn, void *userdata) {
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->lock);
+    a->cfg.on_installed = fn;
+    a->cfg.userdata = userdata;
+    pthread_mutex_unlock(&a->lock);
 }
 
 void sr_artifact_stop(sr_artifact *a) {

@@ -66,6 +66,8 @@ const char *sr_artifact_db_dir(const sr_artifact *a);
 /* Registers the artifact_update command on t, puts the installed version into Hello, and
  * resumes a partial download in the background. t must outlive a. */
 int sr_artifact_attach(sr_artifact *a, sr_transport *t);
+/* Sets (or replaces) the on_installed hook after sr_artifact_new, e.g. once the scanner exists. */
+void sr_artifact_set_on_installed(sr_artifact *a, sr_artifact_installed_fn fn, void *userdata);
 /* Makes a running download end soon (before sr_transport_free, which joins its thread). */
 void sr_artifact_stop(sr_artifact *a);
 /* Stops, joins the resume thread and frees. Accepts NULL; returns NULL. */

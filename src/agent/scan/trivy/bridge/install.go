@@ -87,7 +87,11 @@ func extractAndCheck(bundle, dest string) ([]byte, int, error) {
 			return nil, eOVERFLOW, fmt.Errorf("bundle %s: %s has %d bytes, limit %d", bundle, name, h.Size, limit)
 		}
 		if err := writeFile(filepath.Join(dest, name), tr, h.Size); err != nil {
-			return nil, eIO, fmt.Errorf("bundle %s: could not write %s: %w", bundle, name, err)
+			code := eIO
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, tar.ErrHeader) {
+				code = eBADMSG // the bundle, not the disk
+			}
+			return nil, code, fmt.Errorf("bundle %s: could not extract %s: %w", bundle, name, err)
 		}
 	}
 	if !seen["trivy.db"] || !seen["metadata.json"] {

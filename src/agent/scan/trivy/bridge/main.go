@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -109,6 +110,9 @@ type scanOpts struct {
 func init() {
 	// Trivy logs through slog to stderr; the agent owns stderr, so only errors get through.
 	log.InitLogger(false, true)
+	// The package initializers of Trivy's dependencies leave garbage behind; the agent idles
+	// between scans, so give it back now rather than at the first GC.
+	debug.FreeOSMemory()
 }
 
 func moduleVersion() string {
@@ -184,6 +188,19 @@ func errnoOf(err error) int {
 	}
 }
 
+// linkRootWalker walks a root that is a symbolic link to a directory, as a container's
+// /proc/<pid>/root is: filepath.WalkDir does not follow a link given as its root (it would report
+// the link alone and nothing under it), so such a root is walked as "<root>/", which the kernel
+// resolves; every path below it goes through the link as well.
+type linkRootWalker struct{ *walker.FS }
+
+func (w linkRootWalker) Walk(root string, opt walker.Option, fn walker.WalkFunc) error {
+	if fi, err := os.Lstat(root); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		root += string(filepath.Separator)
+	}
+	return w.FS.Walk(root, opt, fn)
+}
+
 func runScan(root, dbDir string, o scanOpts) ([]byte, []byte, int, error) {
 	st, err := os.Stat(root)
 	if err != nil {
@@ -232,7 +249,7 @@ func runScan(root, dbDir string, o scanOpts) ([]byte, []byte, int, error) {
 	}
 	defer cleanupCache()
 
-	art, err := artlocal.NewArtifact(root, c, walker.NewFS(), artifact.Option{
+	art, err := artlocal.NewArtifact(root, c, linkRootWalker{walker.NewFS()}, artifact.Option{
 		DisabledAnalyzers: disabledAnalyzers(),
 		Parallel:          parallel,
 		Offline:           true,
