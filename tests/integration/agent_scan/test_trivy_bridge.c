@@ -175,6 +175,27 @@ static void test_scan_errors(void **state) {
     assert_null(bom);
 }
 
+/* A root holding a Java archive scans (the jar analyzer needs a Java DB the agent does not have). */
+static void test_jar_root(void **state) {
+    (void)state;
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p %s/jr/etc %s/jr/opt && cp %s/etc/os-release %s/jr/etc/ && python3 -c \"import zipfile; "
+             "z = zipfile.ZipFile('%s/jr/opt/app.jar', 'w'); z.writestr('META-INF/MANIFEST.MF', "
+             "'Manifest-Version: 1.0\\n'); z.close()\"",
+             g_tmp, g_tmp, g_rootfs, g_tmp, g_tmp);
+    run(cmd);
+    char root[300];
+    snprintf(root, sizeof(root), "%s/jr", g_tmp);
+    char *rep = NULL, *bom = NULL, *err = NULL;
+    size_t rl = 0, bl = 0;
+    int r = sr_trivy_scan(root, g_db, NULL, &rep, &rl, &bom, &bl, &err);
+    if (r < 0)
+        fail_msg("scan of a root with a jar failed: %d %s", r, err ? err : "");
+    free(rep);
+    free(bom);
+}
+
 static int exists(const char *p) {
     struct stat st;
     return stat(p, &st) == 0;
@@ -264,6 +285,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scan_exact),
         cmocka_unit_test(test_scan_errors),
+        cmocka_unit_test(test_jar_root),
         cmocka_unit_test(test_install),
         cmocka_unit_test(test_cancel),
     };
