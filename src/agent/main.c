@@ -603,6 +603,13 @@ int main(int argc, char **argv) {
             fprintf(stderr, "serviceradar-agent: data_dir too long\n");
             goto out;
         }
+        /* A one-off scan: Ctrl-C and SIGTERM end it (the main thread takes them with the default
+         * action; every other thread keeps them blocked). */
+        sigset_t stop;
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGINT);
+        sigaddset(&stop, SIGTERM);
+        pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
         rc = sr_scan_cli(scan_root, db, (int)a.cfg->scan_parallel, a.cfg->scan_timeout_ms, scan_sbom, stdout);
         goto out;
     }

@@ -68,7 +68,7 @@ def host_agent(scan_stack, rootfs, fixture_tool, tmp_path_factory):
     d = tmp_path_factory.mktemp("hostdb")
     expected = build_db(fixture_tool, rootfs, SPEC, d / "db")
     start_agent(scan_stack, HOST_AGENT, {"scan.host_root": str(rootfs), "scan.db_dir": str(d / "db"),
-                                           "scan.start_delay": "0s", "scan.containers": False})
+                                         "scan.start_delay": "0s", "scan.containers": False})
     return {"dir": d, "db": d / "db", "expected": expected}
 
 

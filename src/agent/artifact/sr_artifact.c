@@ -743,6 +743,8 @@ static void handle_update(sr_cmd_ctx *ctx, const char *payload, void *userdata) 
 }
 
 static void *resume_main(void *arg) {
+    /* Named, so the scanner tells the agent's threads from Trivy's (docs/internals/scan.md). */
+    pthread_setname_np(pthread_self(), "sr-artifact");
     sr_artifact *a = arg;
     pthread_mutex_lock(&a->run_lock);
     run_report rep = {0};

@@ -20,6 +20,7 @@
 #include "sr_err.h"
 #include "sr_file.h"
 #include "sr_log.h"
+#include "sr_parse.h"
 #include "sr_scan_target.h"
 #include "sr_time.h"
 #include "sr_trivy.h"
@@ -50,6 +51,7 @@ struct sr_scan {
     int requested;
     char reason[64];
     int running;
+    int cancel; /* read by the bridge while a target is scanned; written with __atomic_store_n */
     char db_version[VERSION_MAX];
     sr_scan_stats stats;
 };
@@ -63,12 +65,11 @@ static int64_t load_last_run(const char *path) {
     size_t len = 0;
     if (sr_file_read_all(path, STATE_MAX, &buf, &len) < 0)
         return 0;
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(buf, &end, 10);
-    if (errno || end == buf || v < 0)
+    buf[strcspn(buf, "\n")] = '\0';
+    int64_t v;
+    if (sr_parse_i64(buf, 0, INT64_MAX, &v) < 0)
         return 0;
-    return (int64_t)v;
+    return v;
 }
 
 static void save_last_run(sr_scan *s, int64_t t) {
@@ -79,13 +80,18 @@ static void save_last_run(sr_scan *s, int64_t t) {
         sr_warn("scan: could not write %s: %s", s->state_path, strerror(-r));
 }
 
-/* The Trivy bridge's threads (Go's) are every thread but ours that kept the process name; they do
- * nothing but scans, so they all go to the lowest CPU and I/O priority, and so does this thread.
- * Threads Go starts later are cloned from these and inherit it. */
-static void lower_priority(void) {
-    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
-    (void)syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, (int)syscall(SYS_gettid),
-                  IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT);
+static void lower_thread(pid_t tid) {
+    (void)setpriority(PRIO_PROCESS, (id_t)tid, 19);
+    (void)syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, (int)tid, IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT);
+}
+
+/* Go's threads do nothing but scans: they go to the lowest CPU and I/O priority. They are the
+ * threads other than the main one that still carry the process's name: every thread the agent
+ * starts names itself ("sr-…", sr_thread_name) as its first step. Threads Go starts later are
+ * cloned from these and inherit their priority. The calling thread is lowered too (the worker that
+ * runs one target). */
+static void lower_go_threads(void) {
+    lower_thread((pid_t)syscall(SYS_gettid));
     char comm[32] = "", tcomm[32];
     FILE *f = fopen("/proc/self/comm", "re");
     if (!f)
@@ -99,22 +105,18 @@ static void lower_priority(void) {
     pid_t pid = getpid();
     struct dirent *de;
     while ((de = readdir(d))) {
-        char *end = NULL;
-        errno = 0;
-        long tid = strtol(de->d_name, &end, 10);
-        if (errno || !end || *end || tid <= 0 || tid == pid)
+        int64_t tid;
+        if (sr_parse_i64(de->d_name, 1, INT32_MAX, &tid) < 0 || tid == pid)
             continue;
         char path[64];
-        snprintf(path, sizeof(path), "/proc/self/task/%ld/comm", tid);
+        snprintf(path, sizeof(path), "/proc/self/task/%" PRId64 "/comm", tid);
         FILE *tf = fopen(path, "re");
         if (!tf)
             continue;
         int same = fgets(tcomm, sizeof(tcomm), tf) && strcmp(tcomm, comm) == 0;
         fclose(tf);
-        if (!same)
-            continue;
-        (void)setpriority(PRIO_PROCESS, (id_t)tid, 19);
-        (void)syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, (int)tid, IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT);
+        if (same)
+            lower_thread((pid_t)tid);
     }
     closedir(d);
 }
@@ -138,22 +140,6 @@ static int new_scan_id(char out[33]) {
     }
     out[32] = '\0';
     return 0;
-}
-
-/* Packages and vulnerabilities in a Trivy report, for the run's summary. */
-static void count_report(const char *rep, size_t len, uint64_t *pkgs, uint64_t *vulns) {
-    json_error_t je;
-    json_t *j = json_loadb(rep, len, 0, &je);
-    if (!j)
-        return;
-    json_t *results = json_object_get(j, "Results");
-    size_t i;
-    json_t *r;
-    json_array_foreach(results, i, r) {
-        *pkgs += json_array_size(json_object_get(r, "Packages"));
-        *vulns += json_array_size(json_object_get(r, "Vulnerabilities"));
-    }
-    json_decref(j);
 }
 
 typedef struct {
@@ -180,6 +166,114 @@ static int db_present(const char *db_dir) {
     if (snprintf(path, sizeof(path), "%s/trivy.db", db_dir) >= (int)sizeof(path))
         return 0;
     return access(path, R_OK) == 0;
+}
+
+/* One target's Trivy scan, on its own thread so that only Go work runs at the lowest priority:
+ * the scan thread itself keeps its priority (it spools, taking the spool's lock). */
+typedef struct {
+    const char *root, *db_dir;
+    sr_trivy_scan_opts opts;
+    sr_trivy_result res;
+    char *err;
+    int ret;
+} trivy_job;
+
+static void *trivy_worker(void *arg) {
+    trivy_job *j = arg;
+    pthread_setname_np(pthread_self(), "sr-trivy");
+    lower_go_threads();
+    j->ret = sr_trivy_scan(j->root, j->db_dir, &j->opts, &j->res, &j->err);
+    return NULL;
+}
+
+static int stop_requested(sr_scan *s, const run_hooks *h) {
+    pthread_mutex_lock(&s->lock);
+    int stop = s->stop;
+    pthread_mutex_unlock(&s->lock);
+    return stop || (h && h->cancelled && h->cancelled(h->userdata));
+}
+
+/* Runs job on a worker and waits, turning a stop or a cancelled command into the bridge's
+ * cancel flag (checked every 200 ms here, every 100 ms by the bridge). */
+static void run_trivy_job(sr_scan *s, const run_hooks *h, trivy_job *j) {
+    __atomic_store_n(&s->cancel, 0, __ATOMIC_SEQ_CST);
+    pthread_mutex_lock(&s->lock);
+    if (s->stop)
+        __atomic_store_n(&s->cancel, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&s->lock);
+    j->opts.cancel = &s->cancel;
+    pthread_t th;
+    int r = pthread_create(&th, NULL, trivy_worker, j);
+    if (r != 0) {
+        j->ret = -r;
+        return;
+    }
+    for (;;) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (pthread_timedjoin_np(th, NULL, &ts) == 0)
+            break;
+        if (stop_requested(s, h))
+            __atomic_store_n(&s->cancel, 1, __ATOMIC_SEQ_CST);
+    }
+}
+
+/* Directories the host scan leaves out: container storage (containers are scanned as their own
+ * targets, through their processes) and network filesystems (a dead server would hang the scan).
+ * Relative to the host root; the caller's own list comes first. */
+static const char *const host_skip_default[] = {
+    "var/lib/docker", "var/lib/containerd", "var/lib/containers", "run/containerd", "run/containers",
+    "var/lib/kubelet/pods", "var/lib/lxc", "var/lib/lxd", "var/lib/incus", "var/lib/machines",
+};
+
+static int network_fs(const char *type) {
+    static const char *const t[] = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "ceph", "glusterfs",
+                                    "9p", "fuse.sshfs", "fuse.glusterfs", "fuse.s3fs", "fuse.rclone", "davfs"};
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (strcmp(type, t[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* The host scan's skip list (NULL-terminated, strings owned by *store): configured, defaults, and
+ * network mount points under the host root when it is "/". */
+static const char **host_skip_dirs(sr_scan *s, char **store) {
+    size_t cap = SKIP_DIRS_MAX + sizeof(host_skip_default) / sizeof(host_skip_default[0]) + 64 + 1, n = 0;
+    const char **v = calloc(cap, sizeof(*v));
+    if (!v)
+        return NULL;
+    for (size_t i = 0; s->skip_dirs[i]; i++)
+        v[n++] = s->skip_dirs[i];
+    for (size_t i = 0; i < sizeof(host_skip_default) / sizeof(host_skip_default[0]); i++)
+        v[n++] = host_skip_default[i];
+    *store = NULL;
+    if (strcmp(s->host_root, "/") == 0) {
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/self/mounts", s->proc_root);
+        size_t len = 0;
+        if (sr_file_read_all(path, 4u << 20, store, &len) == 0) {
+            char *save = NULL;
+            for (char *line = strtok_r(*store, "\n", &save); line && n + 1 < cap;
+                 line = strtok_r(NULL, "\n", &save)) {
+                char *sp1 = strchr(line, ' ');
+                char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+                char *sp3 = sp2 ? strchr(sp2 + 1, ' ') : NULL;
+                if (!sp3)
+                    continue;
+                *sp2 = '\0';
+                *sp3 = '\0';
+                if (network_fs(sp2 + 1) && sp1[1] == '/' && sp1[2] != '\0' && !strchr(sp1 + 1, '\\'))
+                    v[n++] = sp1 + 2; /* mount point without its leading '/' (octal escapes: skipped) */
+            }
+        }
+    }
+    v[n] = NULL;
+    return v;
 }
 
 /* One run over every target. Returns 0 when every target was scanned and spooled. */
@@ -217,75 +311,101 @@ static int run_scan(sr_scan *s, const run_hooks *h, char **summary, char *err, s
     snprintf(scanner, sizeof(scanner), "trivy %s", sr_trivy_version());
     sr_info("scan %s: %zu target(s)%s, DB %s", scan_id, n, skipped ? " (containers over scan.max_containers skipped)" : "",
             db_version[0] ? db_version : "(version unknown)");
-    lower_priority();
+    _cleanup_free_ char *mounts = NULL;
+    _cleanup_free_ const char **host_skip = host_skip_dirs(s, &mounts);
+    if (!host_skip) {
+        sr_errf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    /* Scans may fill half the spool: telemetry keeps the other half. */
+    uint64_t spool_limit = s->cfg.spool_max_bytes / 2;
 
     uint64_t pkgs = 0, vulns = 0, parts = 0;
     size_t scanned = 0, failed = 0;
     json_t *failures = json_array();
     for (size_t i = 0; i < n; i++) {
         const sr_scan_target *t = &targets[i];
-        if (h && h->cancelled && h->cancelled(h->userdata)) {
+        if (stop_requested(s, h)) {
             sr_errf(err, errlen, "cancelled after %zu of %zu targets", i, n);
-            json_decref(failures);
-            return -ECANCELED;
-        }
-        pthread_mutex_lock(&s->lock);
-        int stopping = s->stop;
-        pthread_mutex_unlock(&s->lock);
-        if (stopping) {
-            sr_errf(err, errlen, "agent stopping after %zu of %zu targets", i, n);
             json_decref(failures);
             return -ECANCELED;
         }
         report_progress(h, (unsigned)(i * 100 / n), "scanning %s (%zu of %zu)", t->target, i + 1, n);
         int64_t started = sr_now_unix_ms();
-        sr_trivy_scan_opts o = {.parallel = s->cfg.parallel,
+        /* A container is scanned through an fd opened on its process's root after checking that the
+         * process still belongs to it: a pid reused since the listing cannot redirect the scan. */
+        int root_fd = -1;
+        char root[64];
+        const char *scan_root = t->root;
+        trivy_job j = {.db_dir = s->db_dir,
+                       .opts = {.parallel = s->cfg.parallel,
                                 .timeout_s = (int)(s->cfg.timeout_ms / 1000),
-                                .skip_dirs = s->skip_dirs};
-        char *rep = NULL, *bom = NULL, *terr = NULL;
-        size_t rl = 0, bl = 0;
-        r = sr_trivy_scan(t->root, s->db_dir, &o, &rep, &rl, &bom, &bl, &terr);
+                                .skip_dirs = t->pid ? s->skip_dirs : host_skip}};
+        if (t->pid) {
+            r = sr_scan_target_open(s->proc_root, t, &root_fd);
+            if (r == 0) {
+                snprintf(root, sizeof(root), "/proc/self/fd/%d", root_fd);
+                scan_root = root;
+            } else {
+                j.ret = r;
+                j.err = strdup(r == -ESRCH ? "the container's process is gone" : strerror(-r));
+            }
+        }
+        if (!t->pid || root_fd >= 0) {
+            j.root = scan_root;
+            run_trivy_job(s, h, &j);
+        }
+        if (root_fd >= 0)
+            close(root_fd);
         int64_t finished = sr_now_unix_ms();
+        r = j.ret;
         if (r == 0) {
             const char *name = t->pid ? t->runtime : s->hostname;
             sr_scan_doc_info di = {.agent_id = s->agent_id, .scan_id = scan_id, .target = t->target,
                                    .target_name = name, .kind = "report", .db_version = db_version,
                                    .scanner_version = scanner, .started_unix_ms = started,
                                    .finished_unix_ms = finished, .targets_in_run = (uint32_t)n,
-                                   .spool_max_bytes = s->cfg.spool_max_bytes};
+                                   .spool_max_bytes = spool_limit};
             uint32_t np = 0, ns = 0;
-            r = sr_scan_spool_document(s->spool, &di, rep, rl, &np);
+            /* Both documents or neither: the core must not apply a report whose SBOM could not go. */
+            r = sr_scan_spool_fits(s->spool, spool_limit, j.res.report_len + j.res.sbom_len);
+            if (r == 0)
+                r = sr_scan_spool_document(s->spool, &di, j.res.report, j.res.report_len, &np);
             if (r == 0) {
                 di.kind = "sbom";
-                r = sr_scan_spool_document(s->spool, &di, bom, bl, &ns);
+                r = sr_scan_spool_document(s->spool, &di, j.res.sbom, j.res.sbom_len, &ns);
             }
             if (r == 0) {
-                uint64_t p = 0, v = 0;
-                count_report(rep, rl, &p, &v);
-                pkgs += p;
-                vulns += v;
+                pkgs += j.res.packages;
+                vulns += j.res.vulnerabilities;
                 parts += np + ns;
                 scanned++;
                 sr_info("scan %s: %s: %" PRIu64 " packages, %" PRIu64 " vulnerabilities, %.1f s, %u parts spooled",
-                        scan_id, t->target, p, v, (double)(finished - started) / 1000.0, np + ns);
+                        scan_id, t->target, j.res.packages, j.res.vulnerabilities,
+                        (double)(finished - started) / 1000.0, np + ns);
             } else {
-                free(terr);
-                terr = NULL;
-                char m[128];
-                snprintf(m, sizeof(m), "could not spool the results: %s", strerror(-r));
-                terr = strdup(m);
+                free(j.err);
+                char m[160];
+                snprintf(m, sizeof(m), "could not spool the results: %s",
+                         r == -ENOSPC ? "the spool has no room for them (scans may fill half of spool.max_bytes)"
+                                      : strerror(-r));
+                j.err = strdup(m);
             }
         }
         if (r < 0) {
             failed++;
-            sr_warn("scan %s: %s (%s) failed: %s", scan_id, t->target, t->root, terr ? terr : strerror(-r));
+            const char *why = j.err ? j.err : strerror(-r);
+            sr_warn("scan %s: %s (%s) failed: %s", scan_id, t->target, t->root, why);
             if (json_array_size(failures) < FAILED_LIST_MAX)
-                json_array_append_new(failures, json_pack("{s:s, s:s}", "target", t->target, "error",
-                                                          terr ? terr : strerror(-r)));
+                json_array_append_new(failures, json_pack("{s:s, s:s}", "target", t->target, "error", why));
         }
-        free(rep);
-        free(bom);
-        free(terr);
+        sr_trivy_result_done(&j.res);
+        free(j.err);
+        if (r == -ECANCELED && stop_requested(s, h)) {
+            sr_errf(err, errlen, "cancelled during %s (%zu of %zu targets)", t->target, i + 1, n);
+            json_decref(failures);
+            return -ECANCELED;
+        }
     }
     int64_t dur = sr_mono_ms() - t0;
     pthread_mutex_lock(&s->lock);
@@ -360,6 +480,7 @@ int sr_scan_run_now(sr_scan *s, sr_scan_progress_fn progress, void *userdata, in
 
 static void *scan_main(void *arg) {
     sr_scan *s = arg;
+    pthread_setname_np(pthread_self(), "sr-scan");
     int64_t last = load_last_run(s->state_path);
     int64_t now = sr_now_unix_ms();
     int64_t due_mono = -1; /* monotonic time of the next scheduled run; -1: none */
@@ -463,6 +584,14 @@ int sr_scan_start(const sr_scan_config *cfg, sr_spool *spool, sr_scan **ret) {
     int r = -ENOMEM;
     if (!s->agent_id || !s->hostname || !s->data_dir || !s->db_dir || !s->host_root || !s->proc_root)
         goto fail;
+    /* The caller's strings need not outlive this call: cfg points at the copies. */
+    s->cfg.agent_id = s->agent_id;
+    s->cfg.hostname = s->hostname;
+    s->cfg.data_dir = s->data_dir;
+    s->cfg.db_dir = s->db_dir;
+    s->cfg.host_root = s->host_root;
+    s->cfg.proc_root = s->proc_root;
+    s->cfg.skip_dirs = NULL;
     if (s->cfg.parallel < 1)
         s->cfg.parallel = 1;
     if (s->cfg.timeout_ms <= 0)
@@ -527,7 +656,7 @@ void sr_scan_stop(sr_scan *s) {
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
     if (running)
-        sr_trivy_cancel();
+        __atomic_store_n(&s->cancel, 1, __ATOMIC_SEQ_CST);
 }
 
 sr_scan *sr_scan_free(sr_scan *s) {

@@ -28,7 +28,7 @@ typedef struct {
     int64_t interval_ms;       /* scheduled runs; 0: none */
     int64_t start_delay_ms;    /* a run that is due at start waits this long */
     int64_t timeout_ms;        /* per target */
-    uint64_t spool_max_bytes;  /* parts are not spooled past this (the run fails instead of evicting) */
+    uint64_t spool_max_bytes;  /* spool.max_bytes: scans fill at most half of it (a target fails instead) */
 } sr_scan_config;
 
 typedef struct {
@@ -71,7 +71,10 @@ typedef struct {
     const char *scanner_version;
     int64_t started_unix_ms, finished_unix_ms;
     uint32_t targets_in_run;
-    uint64_t spool_max_bytes; /* 0: no check */
+    uint64_t spool_max_bytes; /* the spool size scans may fill up to (0: no check); the scanner passes half
+                               * of spool.max_bytes, so telemetry always keeps the other half */
 } sr_scan_doc_info;
+/* 0 when bytes of documents (cut into parts) fit in the spool under limit, else -ENOSPC. */
+int sr_scan_spool_fits(sr_spool *spool, uint64_t limit, uint64_t bytes);
 int sr_scan_spool_document(sr_spool *spool, const sr_scan_doc_info *info, const char *doc, size_t len,
                            uint32_t *ret_parts);

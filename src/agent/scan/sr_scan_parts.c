@@ -34,6 +34,19 @@ static int pack_part(uint64_t seq, uint8_t **ret_buf, size_t *ret_len, void *use
     return 0;
 }
 
+/* Bytes a part costs beyond its data: the batch and part fields (target, names and versions are
+ * bounded by the contract), the spool's record header. */
+#define PART_OVERHEAD 2048u
+
+int sr_scan_spool_fits(sr_spool *spool, uint64_t limit, uint64_t bytes) {
+    if (!spool)
+        return -EINVAL;
+    uint64_t parts = (bytes + SR_SCAN_PART_MAX - 1) / SR_SCAN_PART_MAX;
+    sr_spool_stats st;
+    sr_spool_get_stats(spool, &st);
+    return st.bytes + bytes + parts * PART_OVERHEAD > limit ? -ENOSPC : 0;
+}
+
 static char *str_or_empty(const char *s) {
     return (char *)(uintptr_t)(s ? s : "");
 }
@@ -46,12 +59,9 @@ int sr_scan_spool_document(sr_spool *spool, const sr_scan_doc_info *info, const 
     if (count > 65536 || len > (UINT64_C(1) << 30))
         return -EMSGSIZE;
     if (info->spool_max_bytes) {
-        sr_spool_stats st;
-        sr_spool_get_stats(spool, &st);
-        /* Parts never push telemetry out of a full spool: the scan fails instead. */
-        uint64_t need = len + count * 256;
-        if (st.bytes + need > info->spool_max_bytes)
-            return -ENOSPC;
+        int r = sr_scan_spool_fits(spool, info->spool_max_bytes, len);
+        if (r < 0)
+            return r;
     }
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)doc, len, digest);

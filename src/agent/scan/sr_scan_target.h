@@ -23,6 +23,13 @@ int sr_scan_container_id(const char *text, size_t len, char *runtime, size_t run
 
 /* Lists the host (first, root host_root) and up to max_containers containers found under
  * proc_root, one per container (its lowest pid), sorted by target. *ret is malloc'ed (caller
- * frees); *ret_skipped counts containers beyond max_containers. */
+ * frees); *ret_skipped counts containers beyond max_containers. max_containers 0: the host only,
+ * /proc is not read. */
 int sr_scan_targets_list(const char *proc_root, const char *host_root, size_t max_containers, sr_scan_target **ret,
                          size_t *ret_n, size_t *ret_skipped);
+
+/* Opens (O_PATH) the root directory of container target t through its pid, then checks that the
+ * pid still belongs to that container, so a pid reused since the listing cannot redirect a scan.
+ * 0 with *ret_fd (the caller closes it; scan "/proc/self/fd/<fd>"), -ESRCH when the process is
+ * gone or elsewhere now, or a negative errno. */
+int sr_scan_target_open(const char *proc_root, const sr_scan_target *t, int *ret_fd);

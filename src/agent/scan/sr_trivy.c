@@ -14,10 +14,9 @@
 /* The exports of trivy/bridge (cgo's generated libsrtrivy.h declares the same; it is not
  * included because its boilerplate does not build with our warnings). */
 extern char *srtrivy_version(void);
-extern int srtrivy_scan(char *root, char *db, char *opts, char **report, size_t *report_len, char **sbom,
-                        size_t *sbom_len, char **err);
+extern int srtrivy_scan(char *root, char *db, char *opts, int *cancel, char **report, size_t *report_len, char **sbom,
+                        size_t *sbom_len, unsigned long long *counts, char **err);
 extern int srtrivy_db_install(char *bundle, char *dest, char **meta, char **err);
-extern void srtrivy_cancel_all(void);
 
 static pthread_once_t version_once = PTHREAD_ONCE_INIT;
 static char version_buf[64];
@@ -65,31 +64,41 @@ static char *opts_json(const sr_trivy_scan_opts *o) {
     return s;
 }
 
-int sr_trivy_scan(const char *root, const char *db_dir, const sr_trivy_scan_opts *opts,
-                  char **report, size_t *report_len, char **sbom, size_t *sbom_len, char **err) {
+int sr_trivy_scan(const char *root, const char *db_dir, const sr_trivy_scan_opts *opts, sr_trivy_result *ret,
+                  char **err) {
     if (err)
         *err = NULL;
-    if (!root || !db_dir || !report || !report_len || !sbom || !sbom_len)
+    if (!root || !db_dir || !ret)
         return -EINVAL;
     _cleanup_free_ char *o = opts_json(opts);
     if (!o)
         return -ENOMEM;
-    char *r = NULL, *s = NULL, *e = NULL;
-    size_t rl = 0, sl = 0;
-    int ret = srtrivy_scan((char *)(uintptr_t)root, (char *)(uintptr_t)db_dir, o, &r, &rl, &s, &sl, &e);
-    if (ret < 0) {
+    sr_trivy_result r = {0};
+    char *e = NULL;
+    unsigned long long counts[2] = {0, 0};
+    int ret_code = srtrivy_scan((char *)(uintptr_t)root, (char *)(uintptr_t)db_dir, o,
+                                opts ? (int *)(uintptr_t)opts->cancel : NULL, &r.report, &r.report_len, &r.sbom,
+                                &r.sbom_len, counts, &e);
+    if (ret_code < 0) {
         if (err)
             *err = e;
         else
             free(e);
-        return ret;
+        return ret_code;
     }
     free(e);
-    *report = r;
-    *report_len = rl;
-    *sbom = s;
-    *sbom_len = sl;
+    r.packages = counts[0];
+    r.vulnerabilities = counts[1];
+    *ret = r;
     return 0;
+}
+
+void sr_trivy_result_done(sr_trivy_result *r) {
+    if (!r)
+        return;
+    free(r->report);
+    free(r->sbom);
+    *r = (sr_trivy_result){0};
 }
 
 int sr_trivy_db_install(const char *bundle_path, const char *dest_dir, char **metadata, char **err) {
@@ -111,6 +120,3 @@ int sr_trivy_db_install(const char *bundle_path, const char *dest_dir, char **me
     return 0;
 }
 
-void sr_trivy_cancel(void) {
-    srtrivy_cancel_all();
-}

@@ -4,6 +4,7 @@
  * Ownership: strings returned through pointers are malloc'ed; the caller frees them. */
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 
 /* 1 when the bridge is linked in. */
 int sr_trivy_available(void);
@@ -11,22 +12,31 @@ int sr_trivy_available(void);
 const char *sr_trivy_version(void);
 
 typedef struct {
-    int parallel;            /* analyzer goroutines, 1..64 (0: 1) */
+    int parallel;            /* analyzer goroutines and Go threads, 1..64 (0: 1) */
     int timeout_s;           /* whole scan; 0: 3600 */
     const char *cache_dir;   /* Trivy's scan cache (fanal), created when missing; NULL: in-memory */
     const char *const *skip_dirs; /* NULL-terminated, paths relative to the scanned root; may be NULL */
+    const int *cancel;       /* may be NULL; once *cancel is non-zero (written with __atomic_store_n) the
+                              * scan ends with -ECANCELED within about 0.2 s */
 } sr_trivy_scan_opts;
 
-/* Scans the directory root ("/" or /proc/<pid>/root) as a root filesystem with the Trivy DB in
- * db_dir (trivy.db + metadata.json). Vulnerability scanner only, OS and language packages,
- * every package listed, offline. 0 with *report (Trivy JSON report, SchemaVersion 2) and *sbom
- * (CycloneDX JSON of the same scan) set, or a negative errno with *err set (may be NULL on -ENOMEM).
- * Safe to call from any thread; calls may run concurrently. */
-int sr_trivy_scan(const char *root, const char *db_dir, const sr_trivy_scan_opts *opts,
-                  char **report, size_t *report_len, char **sbom, size_t *sbom_len, char **err);
+typedef struct {
+    char *report;            /* Trivy JSON report (SchemaVersion 2), NUL-terminated */
+    size_t report_len;
+    char *sbom;              /* CycloneDX JSON of the same scan, NUL-terminated */
+    size_t sbom_len;
+    uint64_t packages, vulnerabilities; /* over all results of the report */
+} sr_trivy_result;
 
-/* Cancels every scan in progress (they return -ECANCELED soon after). */
-void sr_trivy_cancel(void);
+/* Scans the directory root ("/" or /proc/<pid>/root, a link to a directory is followed) as a root
+ * filesystem with the Trivy DB in db_dir (trivy.db + metadata.json). Vulnerability scanner only, OS
+ * and language packages, every package listed, offline. 0 with *ret filled (free with
+ * sr_trivy_result_done), or a negative errno with *err set (the caller frees it). Scans are
+ * serialized inside the bridge (trivy-db keeps one DB handle); any thread may call. A panic in
+ * Trivy code on the calling thread becomes -EIO. */
+int sr_trivy_scan(const char *root, const char *db_dir, const sr_trivy_scan_opts *opts, sr_trivy_result *ret,
+                  char **err);
+void sr_trivy_result_done(sr_trivy_result *r);
 
 /* Installs a Trivy DB bundle (the db.tar.gz of the trivy-db OCI artifact: trivy.db and
  * metadata.json, nothing else) into dest_dir, which must not exist yet; dest_dir is created

@@ -19,15 +19,17 @@ static int unsupported(char **err) {
     return -ENOTSUP;
 }
 
-int sr_trivy_scan(const char *root, const char *db_dir, const sr_trivy_scan_opts *opts,
-                  char **report, size_t *report_len, char **sbom, size_t *sbom_len, char **err) {
-    (void)root, (void)db_dir, (void)opts, (void)report, (void)report_len, (void)sbom, (void)sbom_len;
+int sr_trivy_scan(const char *root, const char *db_dir, const sr_trivy_scan_opts *opts, sr_trivy_result *ret,
+                  char **err) {
+    (void)root, (void)db_dir, (void)opts, (void)ret;
     return unsupported(err);
+}
+
+void sr_trivy_result_done(sr_trivy_result *r) {
+    (void)r;
 }
 
 int sr_trivy_db_install(const char *bundle_path, const char *dest_dir, char **metadata, char **err) {
     (void)bundle_path, (void)dest_dir, (void)metadata;
     return unsupported(err);
 }
-
-void sr_trivy_cancel(void) {}

@@ -118,12 +118,14 @@ static void test_scan_exact(void **state) {
     (void)state;
     assert_int_equal(sr_trivy_available(), 1);
     assert_string_equal(sr_trivy_version(), "v0.74.0");
-    char *rep = NULL, *bom = NULL, *err = NULL;
-    size_t rl = 0, bl = 0;
+    sr_trivy_result res = {0};
+    char *err = NULL;
     sr_trivy_scan_opts o = {.parallel = 2, .timeout_s = 600};
-    int r = sr_trivy_scan(g_rootfs, g_db, &o, &rep, &rl, &bom, &bl, &err);
+    int r = sr_trivy_scan(g_rootfs, g_db, &o, &res, &err);
     if (r < 0)
         fail_msg("scan failed: %d %s", r, err ? err : "");
+    const char *rep = res.report, *bom = res.sbom;
+    size_t rl = res.report_len, bl = res.sbom_len;
     json_t *got = findings_of_report(rep, rl), *want = expected_findings();
     assert_int_equal(json_object_size(want), 6);
     if (!json_equal(got, want)) {
@@ -142,6 +144,9 @@ static void test_scan_exact(void **state) {
     json_t *p;
     json_array_foreach(pkgs, i, p) with_files += json_array_size(json_object_get(p, "InstalledFiles")) > 0;
     assert_true(with_files * 10 >= json_array_size(pkgs) * 9);
+    /* The counts the bridge gives match the report: every package of every result, 6 findings. */
+    assert_int_equal(res.vulnerabilities, 6);
+    assert_int_equal(res.packages, json_array_size(pkgs) + 1); /* + lodash */
     json_decref(j);
     /* The SBOM is CycloneDX of the same packages. */
     j = json_loadb(bom, bl, 0, &je);
@@ -151,28 +156,32 @@ static void test_scan_exact(void **state) {
     json_decref(j);
     json_decref(got);
     json_decref(want);
-    free(rep);
-    free(bom);
+    sr_trivy_result_done(&res);
     free(err);
 }
 
 static void test_scan_errors(void **state) {
     (void)state;
-    char *rep = NULL, *bom = NULL, *err = NULL;
-    size_t rl = 0, bl = 0;
+    sr_trivy_result res = {0};
+    char *err = NULL;
     char nodb[300];
     snprintf(nodb, sizeof(nodb), "%s/nodb", g_tmp);
-    assert_int_equal(sr_trivy_scan(g_rootfs, nodb, NULL, &rep, &rl, &bom, &bl, &err), -ENOENT);
+    assert_int_equal(sr_trivy_scan(g_rootfs, nodb, NULL, &res, &err), -ENOENT);
     assert_non_null(err);
     assert_non_null(strstr(err, "no Trivy DB"));
     free(err);
-    assert_int_equal(sr_trivy_scan(g_expected, g_db, NULL, &rep, &rl, &bom, &bl, &err), -ENOTDIR);
+    assert_int_equal(sr_trivy_scan(g_expected, g_db, NULL, &res, &err), -ENOTDIR);
     free(err);
-    assert_int_equal(sr_trivy_scan("/nonexistent/root", g_db, NULL, &rep, &rl, &bom, &bl, &err), -ENOENT);
+    assert_int_equal(sr_trivy_scan("/nonexistent/root", g_db, NULL, &res, &err), -ENOENT);
     free(err);
-    assert_int_equal(sr_trivy_scan(NULL, g_db, NULL, &rep, &rl, &bom, &bl, &err), -EINVAL);
-    assert_null(rep);
-    assert_null(bom);
+    assert_int_equal(sr_trivy_scan(NULL, g_db, NULL, &res, &err), -EINVAL);
+    assert_null(res.report);
+    assert_null(res.sbom);
+    /* A cancel flag already set: nothing is scanned. */
+    int cancel = 1;
+    sr_trivy_scan_opts o = {.cancel = &cancel};
+    assert_int_equal(sr_trivy_scan(g_rootfs, g_db, &o, &res, &err), -ECANCELED);
+    free(err);
 }
 
 /* A root holding a Java archive scans (the jar analyzer needs a Java DB the agent does not have). */
@@ -187,13 +196,12 @@ static void test_jar_root(void **state) {
     run(cmd);
     char root[300];
     snprintf(root, sizeof(root), "%s/jr", g_tmp);
-    char *rep = NULL, *bom = NULL, *err = NULL;
-    size_t rl = 0, bl = 0;
-    int r = sr_trivy_scan(root, g_db, NULL, &rep, &rl, &bom, &bl, &err);
+    sr_trivy_result res = {0};
+    char *err = NULL;
+    int r = sr_trivy_scan(root, g_db, NULL, &res, &err);
     if (r < 0)
         fail_msg("scan of a root with a jar failed: %d %s", r, err ? err : "");
-    free(rep);
-    free(bom);
+    sr_trivy_result_done(&res);
 }
 
 static int exists(const char *p) {
@@ -249,36 +257,32 @@ static void test_install(void **state) {
 
 typedef struct {
     const char *root;
+    int cancel;
     int ret;
-    int64_t ms;
 } scan_job;
 
 static void *scan_thread(void *arg) {
     scan_job *j = arg;
-    char *rep = NULL, *bom = NULL, *err = NULL;
-    size_t rl = 0, bl = 0;
-    sr_trivy_scan_opts o = {.parallel = 1};
-    int64_t t0 = sr_mono_ms();
-    j->ret = sr_trivy_scan(j->root, g_db, &o, &rep, &rl, &bom, &bl, &err);
-    j->ms = sr_mono_ms() - t0;
-    free(rep);
-    free(bom);
+    sr_trivy_result res = {0};
+    char *err = NULL;
+    sr_trivy_scan_opts o = {.parallel = 1, .cancel = &j->cancel};
+    j->ret = sr_trivy_scan(j->root, g_db, &o, &res, &err);
+    sr_trivy_result_done(&res);
     free(err);
     return NULL;
 }
 
+/* A scan of the host's /usr at one thread runs for many seconds; setting the flag ends it with
+ * -ECANCELED (a flag set before the bridge looked at it is seen too: no window). */
 static void test_cancel(void **state) {
     (void)state;
-    /* The host's /usr takes tens of seconds at one thread; a cancel ends it within a second or two. */
     scan_job j = {.root = "/usr"};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, scan_thread, &j), 0);
     usleep(300 * 1000);
-    sr_trivy_cancel();
+    __atomic_store_n(&j.cancel, 1, __ATOMIC_SEQ_CST);
     pthread_join(th, NULL);
-    print_message("cancelled scan returned %d after %" PRId64 " ms\n", j.ret, j.ms);
     assert_int_equal(j.ret, -ECANCELED);
-    assert_true(j.ms < 5000);
 }
 
 int main(void) {

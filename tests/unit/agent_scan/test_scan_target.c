@@ -56,6 +56,9 @@ static void test_runtimes(void **state) {
     expect_id("0::/kubepods/besteffort/pod8dbc5577-d0e2-4706-8787-57d52c03ddf2/" HEX_B "\n", "kubepods", HEX_B);
     /* The first line that names one wins; lines without two colons are ignored. */
     expect_id("garbage\n3:cpu:/\n2:pids:/docker/" HEX_A "\n", "docker", HEX_A);
+    /* Nested (Docker in LXC, kind): the deepest container is the one the process is in. */
+    expect_id("0::/lxc.payload.ci01/system.slice/docker-" HEX_B ".scope\n", "docker", HEX_B);
+    expect_id("0::/docker/" HEX_A "/kubepods/besteffort/pod1/" HEX_B "\n", "kubepods", HEX_B);
 }
 
 static void test_not_containers(void **state) {
@@ -66,6 +69,11 @@ static void test_not_containers(void **state) {
     expect_none("0::/docker/\n");
     expect_none("0::/docker/bad$id\n");
     expect_none("0::/kubepods/besteffort/pod1/short\n");
+    /* Podman's and CRI-O's monitors, and ids that are not the runtime's 64 hex digits. */
+    expect_none("0::/machine.slice/libpod-conmon-" HEX_B ".scope\n");
+    expect_none("0::/system.slice/crio-conmon-" HEX_B ".scope\n");
+    expect_none("0::/docker/web\n");
+    expect_none("0::/system.slice/docker-" HEX_B "0.scope\n");
     expect_none("");
     expect_none("::\n:\n");
     /* An id longer than the contract allows. */
@@ -84,11 +92,13 @@ static void test_small_buffers(void **state) {
     assert_int_equal(sr_scan_container_id(t, strlen(t), rt, sizeof(rt), small, sizeof(small)), 0);
     assert_int_equal(sr_scan_container_id(t, strlen(t), rt, 3, small, sizeof(small)), 0);
     assert_int_equal(sr_scan_container_id(NULL, 0, rt, sizeof(rt), small, sizeof(small)), -EINVAL);
-    /* Not NUL-terminated: only len bytes are read ("0::/docker/" then "4"). */
+    /* Not NUL-terminated: only len bytes are read. */
     char id[SR_SCAN_ID_MAX + 1];
-    assert_int_equal(sr_scan_container_id(t, 11, rt, sizeof(rt), id, sizeof(id)), 0);
-    assert_int_equal(sr_scan_container_id(t, 12, rt, sizeof(rt), id, sizeof(id)), 1);
-    assert_string_equal(id, "4");
+    assert_int_equal(sr_scan_container_id(t, 12, rt, sizeof(rt), id, sizeof(id)), 0); /* "0::/docker/4" */
+    const char *l = "0::/lxc/abc\n";
+    assert_int_equal(sr_scan_container_id(l, 8, rt, sizeof(rt), id, sizeof(id)), 0);
+    assert_int_equal(sr_scan_container_id(l, 9, rt, sizeof(rt), id, sizeof(id)), 1);
+    assert_string_equal(id, "a");
 }
 
 static void put(const char *dir, const char *rel, const char *content) {
@@ -153,9 +163,30 @@ static void test_targets_list(void **state) {
     assert_int_equal(skipped, 1);
     assert_string_equal(t[1].target, "container:" HEX_A);
     free(t);
+    /* 0: the host only, containers are not looked for. */
     assert_int_equal(sr_scan_targets_list(proc, "/", 0, &t, &n, &skipped), 0);
     assert_int_equal(n, 1);
-    assert_int_equal(skipped, 2);
+    assert_int_equal(skipped, 0);
+    free(t);
+
+    /* Opening a target checks the pid is still in its container. */
+    assert_int_equal(sr_scan_targets_list(proc, "/", 64, &t, &n, &skipped), 0);
+    put(proc, "120/root/etc/os-release", "ID=debian\n");
+    int fd = -1;
+    assert_int_equal(sr_scan_target_open(proc, &t[1], &fd), 0);
+    assert_true(fd >= 0);
+    close(fd);
+    put(proc, "50/root/.keep", "");
+    /* pid 50 now belongs to another container: refused. */
+    char cg[300];
+    snprintf(cg, sizeof(cg), "%s/50/cgroup", proc);
+    unlink(cg);
+    put(proc, "50/cgroup", "0::/lxc.payload.other/init.scope\n");
+    assert_int_equal(sr_scan_target_open(proc, &t[2], &fd), -ESRCH);
+    /* pid 120's root is gone. */
+    sr_scan_target gone = t[1];
+    gone.pid = 999;
+    assert_int_equal(sr_scan_target_open(proc, &gone, &fd), -ESRCH);
     free(t);
 
     char missing[300];

@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"compress/flate"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -88,11 +90,20 @@ func extractAndCheck(bundle, dest string) ([]byte, int, error) {
 		}
 		if err := writeFile(filepath.Join(dest, name), tr, h.Size); err != nil {
 			code := eIO
-			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, tar.ErrHeader) {
+			var corrupt flate.CorruptInputError
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) ||
+				errors.Is(err, tar.ErrHeader) || errors.As(err, &corrupt) {
 				code = eBADMSG // the bundle, not the disk
 			}
 			return nil, code, fmt.Errorf("bundle %s: could not extract %s: %w", bundle, name, err)
 		}
+	}
+	// The tar ends before the gzip stream does: read the rest (zero padding) so gzip checks its CRC
+	// and size, and refuse trailing data.
+	if n, err := io.Copy(io.Discard, io.LimitReader(gz, 1<<20)); err != nil {
+		return nil, eBADMSG, fmt.Errorf("bundle %s: %w", bundle, err)
+	} else if n == 1<<20 {
+		return nil, eBADMSG, fmt.Errorf("bundle %s: data after the tar archive", bundle)
 	}
 	if !seen["trivy.db"] || !seen["metadata.json"] {
 		return nil, eBADMSG, fmt.Errorf("bundle %s: trivy.db and metadata.json are both required", bundle)
@@ -143,7 +154,14 @@ func writeFile(path string, r io.Reader, size int64) error {
 }
 
 // checkBolt opens the DB read-only and walks its bucket names: a truncated or foreign file fails.
-func checkBolt(path string) error {
+// bbolt panics on some malformed pages and faults on others: both become an error here.
+func checkBolt(path string) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed: %v", r)
+		}
+	}()
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
 		return err

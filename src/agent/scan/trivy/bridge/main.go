@@ -14,6 +14,7 @@ package main
 import "C"
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,8 +23,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -64,47 +66,42 @@ const (
 	eMSGSIZE   = 90
 	eNOTDIR    = 20
 	eOVERFLOW  = 75
-	eNOMEM     = 12
-	eUNKNOWN   = 5
 	maxOptsLen = 64 << 10
 )
 
-var (
-	scanMu sync.Mutex // one scan at a time: trivy-db keeps one global handle
-
-	cancelMu sync.Mutex
-	cancels  = map[int]context.CancelFunc{}
-	nextScan int
-)
-
-// track registers cancel so srtrivy_cancel_all reaches it; the returned func unregisters.
-func track(cancel context.CancelFunc) func() {
-	cancelMu.Lock()
-	defer cancelMu.Unlock()
-	id := nextScan
-	nextScan++
-	cancels[id] = cancel
-	return func() {
-		cancelMu.Lock()
-		delete(cancels, id)
-		cancelMu.Unlock()
-	}
-}
-
-//export srtrivy_cancel_all
-func srtrivy_cancel_all() {
-	cancelMu.Lock()
-	defer cancelMu.Unlock()
-	for _, c := range cancels {
-		c()
-	}
-}
+var scanMu sync.Mutex // one scan at a time: trivy-db keeps one global handle
 
 type scanOpts struct {
 	Parallel int      `json:"parallel"`
 	TimeoutS int      `json:"timeout_s"`
 	CacheDir string   `json:"cache_dir"`
 	SkipDirs []string `json:"skip_dirs"`
+}
+
+// watchCancel cancels ctx once the C-owned flag becomes non-zero (checked every 100 ms; reading C
+// memory from Go is allowed, the C side writes it atomically). The returned func stops the watch.
+func watchCancel(flag *C.int, cancel context.CancelFunc) func() {
+	if flag == nil {
+		return func() {}
+	}
+	p := (*int32)(unsafe.Pointer(flag))
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if atomic.LoadInt32(p) != 0 {
+				cancel()
+				return
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 func init() {
@@ -140,12 +137,10 @@ func setErr(out **C.char, format string, a ...any) {
 	}
 }
 
-// cbytes copies b into malloc'ed memory with a terminating NUL.
+// cbytes copies b into malloc'ed memory with a terminating NUL (cgo's C.malloc aborts rather than
+// return NULL).
 func cbytes(b []byte) *C.char {
 	p := C.malloc(C.size_t(len(b) + 1))
-	if p == nil {
-		return nil
-	}
 	dst := unsafe.Slice((*byte)(p), len(b)+1)
 	copy(dst, b)
 	dst[len(b)] = 0
@@ -179,6 +174,7 @@ func allSeverities() []dbtypes.Severity {
 }
 
 func errnoOf(err error) int {
+	var errno syscall.Errno
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return eTIMEDOUT
@@ -186,6 +182,8 @@ func errnoOf(err error) int {
 		return eCANCELED
 	case errors.Is(err, os.ErrNotExist):
 		return eNOENT
+	case errors.As(err, &errno) && errno != 0:
+		return int(errno)
 	default:
 		return eIO
 	}
@@ -204,16 +202,23 @@ func (w linkRootWalker) Walk(root string, opt walker.Option, fn walker.WalkFunc)
 	return w.FS.Walk(root, opt, fn)
 }
 
-func runScan(root, dbDir string, o scanOpts) ([]byte, []byte, int, error) {
+// scanOutput is what a scan gives back: the report, the SBOM, and counts for the caller's summary.
+type scanOutput struct {
+	report, sbom    []byte
+	packages, vulns uint64
+}
+
+func runScan(root, dbDir string, o scanOpts, cancelFlag *C.int) (scanOutput, int, error) {
+	var none scanOutput
 	st, err := os.Stat(root)
 	if err != nil {
-		return nil, nil, errnoOf(err), fmt.Errorf("could not open root %s: %w", root, err)
+		return none, errnoOf(err), fmt.Errorf("could not open root %s: %w", root, err)
 	}
 	if !st.IsDir() {
-		return nil, nil, eNOTDIR, fmt.Errorf("root %s is not a directory", root)
+		return none, eNOTDIR, fmt.Errorf("root %s is not a directory", root)
 	}
 	if _, err := os.Stat(trivydb.Path(dbDir)); err != nil {
-		return nil, nil, errnoOf(err), fmt.Errorf("no Trivy DB in %s: %w", dbDir, err)
+		return none, errnoOf(err), fmt.Errorf("no Trivy DB in %s: %w", dbDir, err)
 	}
 	timeout := time.Duration(o.TimeoutS) * time.Second
 	if timeout <= 0 {
@@ -225,20 +230,22 @@ func runScan(root, dbDir string, o scanOpts) ([]byte, []byte, int, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	defer track(cancel)()
+	defer watchCancel(cancelFlag, cancel)()
+	if cancelFlag != nil && atomic.LoadInt32((*int32)(unsafe.Pointer(cancelFlag))) != 0 {
+		return none, eCANCELED, fmt.Errorf("scan of %s cancelled before it started", root)
+	}
 
 	scanMu.Lock()
 	defer scanMu.Unlock()
 	if err := ctx.Err(); err != nil {
-		return nil, nil, errnoOf(err), fmt.Errorf("scan of %s cancelled before it started: %w", root, err)
+		return none, errnoOf(err), fmt.Errorf("scan of %s cancelled before it started: %w", root, err)
 	}
-	// Bounded parallelism: Go runs at most `parallel` threads of scan work at once, and gives the
-	// memory back to the system when the scan is over (the agent idles between scans).
+	// Bounded parallelism: Go runs at most `parallel` threads of scan work at once (threads blocked
+	// in system calls aside).
 	runtime.GOMAXPROCS(parallel)
-	defer debug.FreeOSMemory()
 
 	if err := db.Init(dbDir); err != nil {
-		return nil, nil, eIO, fmt.Errorf("could not open the Trivy DB in %s: %w", dbDir, err)
+		return none, eIO, fmt.Errorf("could not open the Trivy DB in %s: %w", dbDir, err)
 	}
 	defer func() { _ = db.Close() }()
 
@@ -248,7 +255,7 @@ func runScan(root, dbDir string, o scanOpts) ([]byte, []byte, int, error) {
 	}
 	c, cleanupCache, err := cache.New(copts)
 	if err != nil {
-		return nil, nil, eIO, fmt.Errorf("could not open the scan cache: %w", err)
+		return none, eIO, fmt.Errorf("could not open the scan cache: %w", err)
 	}
 	defer cleanupCache()
 
@@ -261,7 +268,7 @@ func runScan(root, dbDir string, o scanOpts) ([]byte, []byte, int, error) {
 		WalkerOption:      walker.Option{SkipDirs: o.SkipDirs},
 	})
 	if err != nil {
-		return nil, nil, eINVAL, fmt.Errorf("could not set up the scan of %s: %w", root, err)
+		return none, eINVAL, fmt.Errorf("could not set up the scan of %s: %w", root, err)
 	}
 	backend := local.NewService(applier.NewApplier(c), ospkg.NewScanner(), langpkg.NewScanner(),
 		vulnerability.NewClient(trivydb.Config{}))
@@ -274,34 +281,50 @@ func runScan(root, dbDir string, o scanOpts) ([]byte, []byte, int, error) {
 		VulnSeveritySources: []dbtypes.SourceID{"auto"},
 	})
 	if err != nil {
-		return nil, nil, errnoOf(err), fmt.Errorf("could not scan %s: %w", root, err)
+		return none, errnoOf(err), fmt.Errorf("could not scan %s: %w", root, err)
 	}
 	if err := result.Filter(ctx, report, result.FilterOptions{Severities: allSeverities()}); err != nil {
-		return nil, nil, eIO, fmt.Errorf("could not filter the results of %s: %w", root, err)
+		return none, eIO, fmt.Errorf("could not filter the results of %s: %w", root, err)
 	}
 
 	rep, err := json.Marshal(report)
 	if err != nil {
-		return nil, nil, eIO, fmt.Errorf("could not encode the report of %s: %w", root, err)
+		return none, eIO, fmt.Errorf("could not encode the report of %s: %w", root, err)
 	}
 	marshaler := sbomcdx.NewMarshaler("serviceradar-agent (trivy " + moduleVersion() + ")")
 	bom, err := marshaler.MarshalReport(ctx, report)
 	if err != nil {
-		return nil, nil, eIO, fmt.Errorf("could not make the CycloneDX SBOM of %s: %w", root, err)
+		return none, eIO, fmt.Errorf("could not make the CycloneDX SBOM of %s: %w", root, err)
 	}
-	var sb strings.Builder
+	var sb bytes.Buffer
 	enc := cdx.NewBOMEncoder(&sb, cdx.BOMFileFormatJSON)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(bom); err != nil {
-		return nil, nil, eIO, fmt.Errorf("could not encode the CycloneDX SBOM of %s: %w", root, err)
+		return none, eIO, fmt.Errorf("could not encode the CycloneDX SBOM of %s: %w", root, err)
 	}
-	return rep, []byte(sb.String()), 0, nil
+	out := scanOutput{report: rep, sbom: sb.Bytes()}
+	for _, r := range report.Results {
+		out.packages += uint64(len(r.Packages))
+		out.vulns += uint64(len(r.Vulnerabilities))
+	}
+	return out, 0, nil
+}
+
+// recoverTo turns a panic in Trivy code running on the calling thread into an error return, so
+// the agent survives it (panics in Trivy's own goroutines cannot be caught and end the process).
+func recoverTo(ret *C.int, errOut **C.char) {
+	if r := recover(); r != nil {
+		setErr(errOut, "trivy panicked: %v", r)
+		*ret = -eIO
+	}
 }
 
 //export srtrivy_scan
-func srtrivy_scan(cRoot, cDB, cOpts *C.char, report **C.char, reportLen *C.size_t,
-	sbom **C.char, sbomLen *C.size_t, errOut **C.char) C.int {
-	if cRoot == nil || cDB == nil || report == nil || reportLen == nil || sbom == nil || sbomLen == nil {
+func srtrivy_scan(cRoot, cDB, cOpts *C.char, cancelFlag *C.int, report **C.char, reportLen *C.size_t,
+	sbom **C.char, sbomLen *C.size_t, counts *C.ulonglong, errOut **C.char) (ret C.int) {
+	defer recoverTo(&ret, errOut)
+	if cRoot == nil || cDB == nil || report == nil || reportLen == nil || sbom == nil || sbomLen == nil ||
+		counts == nil {
 		setErr(errOut, "invalid arguments")
 		return -eINVAL
 	}
@@ -317,25 +340,24 @@ func srtrivy_scan(cRoot, cDB, cOpts *C.char, report **C.char, reportLen *C.size_
 			return -eINVAL
 		}
 	}
-	rep, bom, code, err := runScan(C.GoString(cRoot), C.GoString(cDB), o)
+	out, code, err := runScan(C.GoString(cRoot), C.GoString(cDB), o, cancelFlag)
 	if err != nil {
 		setErr(errOut, "%v", err)
 		return C.int(-code)
 	}
-	r := cbytes(rep)
-	s := cbytes(bom)
-	if r == nil || s == nil {
-		C.free(unsafe.Pointer(r))
-		C.free(unsafe.Pointer(s))
-		return -eNOMEM
-	}
-	*report, *reportLen = r, C.size_t(len(rep))
-	*sbom, *sbomLen = s, C.size_t(len(bom))
+	*report, *reportLen = cbytes(out.report), C.size_t(len(out.report))
+	*sbom, *sbomLen = cbytes(out.sbom), C.size_t(len(out.sbom))
+	c := unsafe.Slice(counts, 2)
+	c[0], c[1] = C.ulonglong(out.packages), C.ulonglong(out.vulns)
+	// The agent idles between scans: give the scan's memory back now that C holds the copies.
+	out = scanOutput{}
+	debug.FreeOSMemory()
 	return 0
 }
 
 //export srtrivy_db_install
-func srtrivy_db_install(cBundle, cDest *C.char, metaOut **C.char, errOut **C.char) C.int {
+func srtrivy_db_install(cBundle, cDest *C.char, metaOut **C.char, errOut **C.char) (ret C.int) {
+	defer recoverTo(&ret, errOut)
 	if cBundle == nil || cDest == nil || metaOut == nil {
 		setErr(errOut, "invalid arguments")
 		return -eINVAL
@@ -345,11 +367,7 @@ func srtrivy_db_install(cBundle, cDest *C.char, metaOut **C.char, errOut **C.cha
 		setErr(errOut, "%v", err)
 		return C.int(-code)
 	}
-	m := cbytes(meta)
-	if m == nil {
-		return -eNOMEM
-	}
-	*metaOut = m
+	*metaOut = cbytes(meta)
 	return 0
 }
 
