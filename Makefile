@@ -101,7 +101,7 @@ bench-scan: build devdb ## benchmark: a full root filesystem scan by the agent a
 bench-embed: build ## benchmark: sentence embeddings on this machine's CPU (or GPU), batch 1/32/256
 	@scripts/bench-embed.sh $(BUILD)
 
-bench-distribute: build ## benchmark: a 100 MB Trivy DB bundle from the gateway to 10 agents over loopback (needs -DSR_FAULT_INJECTION=ON)
+bench-distribute: build ## benchmark: a 100 MB Trivy DB bundle from the gateway to 10 agents over loopback, each verified and installed
 	@scripts/bench-distribute.sh $(BUILD)
 
 clean: ## remove build trees
