@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "sr_cleanup.h"
+#include "sr_sha256.h"
 #include "sr_err.h"
 #include "sr_file.h"
 #include "sr_log.h"
@@ -33,7 +34,6 @@
 #define GW_ARTIFACT_REQUEST_TIMEOUT_MS 10000
 #define GW_ARTIFACT_PUSH_TIMEOUT_MS (30 * 60 * 1000) /* an artifact_update without result is re-sent */
 #define GW_ARTIFACT_RETRY_MAX_MS (10 * 60 * 1000)
-#define GW_ARTIFACT_HASH_BUF (1024 * 1024)
 
 typedef struct {
     bool have;
@@ -130,43 +130,6 @@ static int fsync_dir(const char *dir) {
     return 0;
 }
 
-/* SHA-256 and size of the file at path. */
-static int hash_file(const char *path, unsigned char digest[32], uint64_t *ret_size) {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return -errno;
-    _cleanup_free_ unsigned char *buf = malloc(GW_ARTIFACT_HASH_BUF);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int r = 0;
-    uint64_t size = 0;
-    if (!buf || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        r = -ENOMEM;
-        goto out;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf, GW_ARTIFACT_HASH_BUF);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        EVP_DigestUpdate(md, buf, (size_t)n);
-        size += (uint64_t)n;
-    }
-    unsigned int len = 0;
-    if (EVP_DigestFinal_ex(md, digest, &len) != 1 || len != 32) {
-        r = -EIO;
-        goto out;
-    }
-    *ret_size = size;
-out:
-    EVP_MD_CTX_free(md);
-    return r;
-}
-
 /* A cache file whose name is its own SHA-256: 0 when its content matches. */
 static int verify_cached(gw_artifact *a, const char *hex, cached *ret) {
     char path[PATH_MAX];
@@ -175,7 +138,7 @@ static int verify_cached(gw_artifact *a, const char *hex, cached *ret) {
         return r;
     unsigned char d[32];
     uint64_t size = 0;
-    r = hash_file(path, d, &size);
+    r = sr_sha256_file(path, d, &size);
     if (r < 0)
         return r;
     char h[65];

@@ -22,6 +22,7 @@
 
 #include "serviceradar/agent/v1/agent.pb-c.h"
 #include "sr_cleanup.h"
+#include "sr_sha256.h"
 #include "sr_err.h"
 #include "sr_file.h"
 #include "sr_log.h"
@@ -38,7 +39,6 @@
 #define SR_ARTIFACT_MAX_ATTEMPTS 1000 /* Download calls for one version before giving up */
 #define SR_ARTIFACT_MAX_RESTARTS 2    /* whole-file digest mismatches before giving up */
 #define SR_ARTIFACT_PROGRESS_MS 1000
-#define SR_ARTIFACT_HASH_BUF (1024 * 1024)
 
 struct sr_artifact {
     sr_artifact_config cfg;
@@ -185,42 +185,6 @@ static int write_doc(const char *path, const sr_artifact_doc *d, int with_offset
     if (r < 0)
         return r;
     return sr_file_write_atomic(path, buf, strlen(buf), 0600);
-}
-
-/* SHA-256 and size of a file. */
-static int hash_file(const char *path, unsigned char digest[32], uint64_t *ret_size) {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return -errno;
-    _cleanup_free_ unsigned char *buf = malloc(SR_ARTIFACT_HASH_BUF);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    uint64_t size = 0;
-    int r = 0;
-    if (!buf || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        r = -ENOMEM;
-        goto out;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf, SR_ARTIFACT_HASH_BUF);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        EVP_DigestUpdate(md, buf, (size_t)n);
-        size += (uint64_t)n;
-    }
-    unsigned int dl = 0;
-    if (EVP_DigestFinal_ex(md, digest, &dl) != 1 || dl != 32)
-        r = -EIO;
-    else
-        *ret_size = size;
-out:
-    EVP_MD_CTX_free(md);
-    return r;
 }
 
 /* ---- the installer ---- */
@@ -541,7 +505,7 @@ static int download(sr_artifact *a, sr_cmd_ctx *ctx, const sr_artifact_doc *want
             uint64_t size = 0;
             int hr = checkpoint(&s);
             if (hr == 0)
-                hr = hash_file(a->part, d, &size);
+                hr = sr_sha256_file(a->part, d, &size);
             if (hr < 0) {
                 sr_errf(err, errlen, "could not check %s: %s", a->part, strerror(-hr));
                 r = hr;
