@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "sr_api_db.h"
 #include "sr_api_internal.h"
 #include "sr_cleanup.h"
 #include "sr_parse.h"
@@ -97,72 +98,6 @@ static const char q_command_get[] =
 
 /* ---- helpers ---- */
 
-typedef struct {
-    sr_api *api;
-    PGconn *conn;
-} db_lease;
-
-static void db_lease_release(db_lease *l) {
-    if (l->conn)
-        sr_api_pool_release(l->api->pool, l->conn);
-    l->conn = NULL;
-}
-
-static void pqclearp(PGresult **r) {
-    if (*r)
-        PQclear(*r);
-}
-#define _cleanup_pgresult_ _cleanup_(pqclearp)
-
-/* Takes a pool connection; on failure answers 503 itself and returns -1 with *done set. */
-static int db_get(sr_api *api, struct MHD_Connection *c, db_lease *l, enum MHD_Result *done) {
-    char err[256] = "";
-    l->api = api;
-    l->conn = NULL;
-    int r = sr_api_pool_acquire(api->pool, SR_API_DB_WAIT_MS, &l->conn, err, sizeof(err));
-    if (r < 0) {
-        *done = sr_api_reply_error(api, c, MHD_HTTP_SERVICE_UNAVAILABLE, "database unavailable: %s", err);
-        return -1;
-    }
-    return 0;
-}
-
-/* 503 when the connection broke, 500 otherwise; the message names what failed. */
-static enum MHD_Result db_fail(sr_api *api, struct MHD_Connection *c, db_lease *l, const char *what) {
-    if (PQstatus(l->conn) != CONNECTION_OK)
-        return sr_api_reply_error(api, c, MHD_HTTP_SERVICE_UNAVAILABLE, "could not %s: database unavailable", what);
-    return sr_api_reply_error(api, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "could not %s: database error", what);
-}
-
-static PGresult *exec_params(PGconn *conn, const char *sql, int n, const char *const *vals) {
-    return PQexecParams(conn, sql, n, NULL, vals, NULL, NULL, 0);
-}
-
-static json_t *time_or_null(const PGresult *r, int row, int col) {
-    if (PQgetisnull(r, row, col))
-        return json_null();
-    int64_t ms;
-    char buf[40];
-    if (sr_parse_i64(PQgetvalue(r, row, col), INT64_MIN, INT64_MAX, &ms) < 0 ||
-        sr_api_time_format(ms, buf, sizeof(buf)) < 0)
-        return json_null();
-    return json_string(buf);
-}
-
-static json_t *text_col(const PGresult *r, int row, int col) {
-    return json_string(PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
-}
-
-/* JSON text from the database (jsonb::text, array_to_json): parsed, or fallback when NULL. */
-static json_t *json_col(const PGresult *r, int row, int col, json_t *fallback) {
-    if (PQgetisnull(r, row, col))
-        return fallback;
-    json_t *j = json_loads(PQgetvalue(r, row, col), JSON_DECODE_ANY, NULL);
-    if (!j)
-        return fallback;
-    json_decref(fallback);
-    return j;
-}
 
 static json_t *number_or_null(const char *s) {
     double d;
@@ -170,12 +105,12 @@ static json_t *number_or_null(const char *s) {
 }
 
 static json_t *host_from_row(const PGresult *r, int i) {
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "agent_id", text_col(r, i, 0), "hostname",
-                     text_col(r, i, 1), "status", text_col(r, i, 2), "first_seen", time_or_null(r, i, 3), "last_seen",
-                     time_or_null(r, i, 4), "agent_version", text_col(r, i, 5), "os", text_col(r, i, 6), "arch",
-                     text_col(r, i, 7), "kernel", text_col(r, i, 8), "capabilities",
-                     json_col(r, i, 9, json_array()), "gateway", text_col(r, i, 10), "status_changed_at",
-                     time_or_null(r, i, 11));
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "agent_id", sr_api_col_text(r, i, 0), "hostname",
+                     sr_api_col_text(r, i, 1), "status", sr_api_col_text(r, i, 2), "first_seen", sr_api_col_time(r, i, 3), "last_seen",
+                     sr_api_col_time(r, i, 4), "agent_version", sr_api_col_text(r, i, 5), "os", sr_api_col_text(r, i, 6), "arch",
+                     sr_api_col_text(r, i, 7), "kernel", sr_api_col_text(r, i, 8), "capabilities",
+                     sr_api_col_json(r, i, 9, json_array()), "gateway", sr_api_col_text(r, i, 10), "status_changed_at",
+                     sr_api_col_time(r, i, 11));
 }
 
 /* ---- hosts ---- */
@@ -184,15 +119,15 @@ static json_t *host_from_row(const PGresult *r, int i) {
 static enum MHD_Result reply_list(sr_api *api, struct MHD_Connection *c, const char *query, const char *what,
                                   json_t *(*from_row)(const PGresult *r, int i)) {
     enum MHD_Result done;
-    _cleanup_(db_lease_release) db_lease l = {0};
-    if (db_get(api, c, &l, &done) < 0)
+    _cleanup_(sr_api_lease_release) sr_api_lease l = {0};
+    if (sr_api_lease_get(api, c, &l, &done) < 0)
         return done;
     char lim[24];
     (void)snprintf(lim, sizeof(lim), "%d", SR_API_MAX_ROWS);
     const char *vals[] = {lim};
-    _cleanup_pgresult_ PGresult *r = exec_params(l.conn, query, 1, vals);
+    _cleanup_pgresult_ PGresult *r = sr_api_exec(l.conn, query, 1, vals);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return db_fail(api, c, &l, what);
+        return sr_api_db_fail(api, c, &l, what);
     json_t *arr = json_array();
     for (int i = 0; arr && i < PQntuples(r); i++)
         if (json_array_append_new(arr, from_row(r, i)) < 0) {
@@ -208,13 +143,13 @@ enum MHD_Result sr_api_get_hosts(sr_api *api, struct MHD_Connection *c) {
 
 enum MHD_Result sr_api_get_host(sr_api *api, struct MHD_Connection *c, const sr_api_target *t) {
     enum MHD_Result done;
-    _cleanup_(db_lease_release) db_lease l = {0};
-    if (db_get(api, c, &l, &done) < 0)
+    _cleanup_(sr_api_lease_release) sr_api_lease l = {0};
+    if (sr_api_lease_get(api, c, &l, &done) < 0)
         return done;
     const char *vals[] = {t->id};
-    _cleanup_pgresult_ PGresult *r = exec_params(l.conn, q_host, 1, vals);
+    _cleanup_pgresult_ PGresult *r = sr_api_exec(l.conn, q_host, 1, vals);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return db_fail(api, c, &l, "read host");
+        return sr_api_db_fail(api, c, &l, "read host");
     if (PQntuples(r) == 0)
         return sr_api_reply_error(api, c, MHD_HTTP_NOT_FOUND, "unknown host: %s", t->id);
     return sr_api_reply_json(api, c, MHD_HTTP_OK, host_from_row(r, 0));
@@ -223,7 +158,7 @@ enum MHD_Result sr_api_get_host(sr_api *api, struct MHD_Connection *c, const sr_
 /* 1 when the host exists, 0 when not, -1 on a database error. */
 static int host_exists(PGconn *conn, const char *agent_id) {
     const char *vals[] = {agent_id};
-    _cleanup_pgresult_ PGresult *r = exec_params(conn, q_host_exists, 1, vals);
+    _cleanup_pgresult_ PGresult *r = sr_api_exec(conn, q_host_exists, 1, vals);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return -1;
     return PQntuples(r) > 0;
@@ -238,12 +173,12 @@ enum MHD_Result sr_api_get_host_metrics(sr_api *api, struct MHD_Connection *c, c
         return sr_api_reply_error(api, c, MHD_HTTP_BAD_REQUEST, "%s", err);
 
     enum MHD_Result done;
-    _cleanup_(db_lease_release) db_lease l = {0};
-    if (db_get(api, c, &l, &done) < 0)
+    _cleanup_(sr_api_lease_release) sr_api_lease l = {0};
+    if (sr_api_lease_get(api, c, &l, &done) < 0)
         return done;
     int ex = host_exists(l.conn, t->id);
     if (ex < 0)
-        return db_fail(api, c, &l, "read host");
+        return sr_api_db_fail(api, c, &l, "read host");
     if (ex == 0)
         return sr_api_reply_error(api, c, MHD_HTTP_NOT_FOUND, "unknown host: %s", t->id);
 
@@ -252,7 +187,7 @@ enum MHD_Result sr_api_get_host_metrics(sr_api *api, struct MHD_Connection *c, c
     {
         _cleanup_pgresult_ PGresult *rf = PQexec(l.conn, q_raw_from);
         if (PQresultStatus(rf) != PGRES_TUPLES_OK)
-            return db_fail(api, c, &l, "read the raw retention boundary");
+            return sr_api_db_fail(api, c, &l, "read the raw retention boundary");
         if (PQntuples(rf) == 1 && !PQgetisnull(rf, 0, 0) &&
             sr_parse_i64(PQgetvalue(rf, 0, 0), INT64_MIN, INT64_MAX, &raw_from) == 0)
             has_raw_from = 1;
@@ -268,16 +203,16 @@ enum MHD_Result sr_api_get_host_metrics(sr_api *api, struct MHD_Connection *c, c
     _cleanup_pgresult_ PGresult *r = NULL;
     if (res == SR_API_RES_RAW) {
         const char *vals[] = {t->id, t->name, step, from, to, lim, t->dim};
-        r = t->has_dim ? exec_params(l.conn, q_metrics_one_dim, 7, vals)
-                       : exec_params(l.conn, q_metrics_all_dims, 6, vals);
+        r = t->has_dim ? sr_api_exec(l.conn, q_metrics_one_dim, 7, vals)
+                       : sr_api_exec(l.conn, q_metrics_all_dims, 6, vals);
     } else {
         const char *vals[] = {t->id, t->name, step, from, to, lim, rawb, t->dim};
-        r = t->has_dim ? exec_params(l.conn, q_metrics_mixed_one_dim, 8, vals)
-                       : exec_params(l.conn, q_metrics_mixed_all_dims, 7, vals);
+        r = t->has_dim ? sr_api_exec(l.conn, q_metrics_mixed_one_dim, 8, vals)
+                       : sr_api_exec(l.conn, q_metrics_mixed_all_dims, 7, vals);
     }
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return db_fail(api, c, &l, "query metrics");
-    db_lease_release(&l);
+        return sr_api_db_fail(api, c, &l, "query metrics");
+    sr_api_lease_release(&l);
     int n = PQntuples(r);
     if (n > SR_API_MAX_POINTS)
         return sr_api_reply_error(api, c, MHD_HTTP_BAD_REQUEST,
@@ -321,23 +256,23 @@ oom:
 
 enum MHD_Result sr_api_get_host_metric_names(sr_api *api, struct MHD_Connection *c, const sr_api_target *t) {
     enum MHD_Result done;
-    _cleanup_(db_lease_release) db_lease l = {0};
-    if (db_get(api, c, &l, &done) < 0)
+    _cleanup_(sr_api_lease_release) sr_api_lease l = {0};
+    if (sr_api_lease_get(api, c, &l, &done) < 0)
         return done;
     int ex = host_exists(l.conn, t->id);
     if (ex < 0)
-        return db_fail(api, c, &l, "read host");
+        return sr_api_db_fail(api, c, &l, "read host");
     if (ex == 0)
         return sr_api_reply_error(api, c, MHD_HTTP_NOT_FOUND, "unknown host: %s", t->id);
     char lim[24];
     (void)snprintf(lim, sizeof(lim), "%d", SR_API_MAX_ROWS);
     const char *vals[] = {t->id, lim};
-    _cleanup_pgresult_ PGresult *r = exec_params(l.conn, q_metric_names, 2, vals);
+    _cleanup_pgresult_ PGresult *r = sr_api_exec(l.conn, q_metric_names, 2, vals);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return db_fail(api, c, &l, "list metric names");
+        return sr_api_db_fail(api, c, &l, "list metric names");
     json_t *arr = json_array();
     for (int i = 0; arr && i < PQntuples(r); i++) {
-        json_t *o = json_pack("{s:o,s:o}", "name", text_col(r, i, 0), "dims", json_col(r, i, 1, json_array()));
+        json_t *o = json_pack("{s:o,s:o}", "name", sr_api_col_text(r, i, 0), "dims", sr_api_col_json(r, i, 1, json_array()));
         if (json_array_append_new(arr, o) < 0) {
             json_decref(arr);
             arr = NULL;
@@ -352,21 +287,14 @@ static json_t *text_or_null(const PGresult *r, int row, int col) {
     return PQgetisnull(r, row, col) ? json_null() : json_string(PQgetvalue(r, row, col));
 }
 
-static json_t *int_or_null(const PGresult *r, int row, int col) {
-    int64_t v;
-    if (PQgetisnull(r, row, col) || sr_parse_i64(PQgetvalue(r, row, col), INT64_MIN, INT64_MAX, &v) < 0)
-        return json_null();
-    return json_integer((json_int_t)v);
-}
-
 static json_t *job_from_row(const PGresult *r, int i) {
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name", text_col(r, i, 0),
-                     "interval_s", int_or_null(r, i, 1), "next_run_at", time_or_null(r, i, 2), "last_started_at",
-                     time_or_null(r, i, 3), "last_finished_at", time_or_null(r, i, 4), "last_status",
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name", sr_api_col_text(r, i, 0),
+                     "interval_s", sr_api_col_int(r, i, 1), "next_run_at", sr_api_col_time(r, i, 2), "last_started_at",
+                     sr_api_col_time(r, i, 3), "last_finished_at", sr_api_col_time(r, i, 4), "last_status",
                      text_or_null(r, i, 5), "last_error", text_or_null(r, i, 6), "last_message",
-                     text_or_null(r, i, 7), "last_duration_ms", int_or_null(r, i, 8), "runs", int_or_null(r, i, 9),
-                     "failures", int_or_null(r, i, 10), "lease_owner", text_or_null(r, i, 11), "lease_until",
-                     time_or_null(r, i, 12));
+                     text_or_null(r, i, 7), "last_duration_ms", sr_api_col_int(r, i, 8), "runs", sr_api_col_int(r, i, 9),
+                     "failures", sr_api_col_int(r, i, 10), "lease_owner", text_or_null(r, i, 11), "lease_until",
+                     sr_api_col_time(r, i, 12));
 }
 
 enum MHD_Result sr_api_get_jobs(sr_api *api, struct MHD_Connection *c) {
@@ -435,12 +363,12 @@ enum MHD_Result sr_api_post_command(sr_api *api, struct MHD_Connection *c, const
                                   "could not send command: NATS connection closed");
 
     enum MHD_Result done;
-    _cleanup_(db_lease_release) db_lease l = {0};
-    if (db_get(api, c, &l, &done) < 0)
+    _cleanup_(sr_api_lease_release) sr_api_lease l = {0};
+    if (sr_api_lease_get(api, c, &l, &done) < 0)
         return done;
     int ex = host_exists(l.conn, t->id);
     if (ex < 0)
-        return db_fail(api, c, &l, "read host");
+        return sr_api_db_fail(api, c, &l, "read host");
     if (ex == 0)
         return sr_api_reply_error(api, c, MHD_HTTP_NOT_FOUND, "unknown agent: %s", t->id);
 
@@ -453,9 +381,9 @@ enum MHD_Result sr_api_post_command(sr_api *api, struct MHD_Connection *c, const
     (void)snprintf(deadline_s, sizeof(deadline_s), "%" PRId64, deadline);
     const char *vals[] = {id, t->id, type, payload, issued_s, deadline_s};
     {
-        _cleanup_pgresult_ PGresult *r = exec_params(l.conn, q_command_insert, 6, vals);
+        _cleanup_pgresult_ PGresult *r = sr_api_exec(l.conn, q_command_insert, 6, vals);
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            return db_fail(api, c, &l, "store command");
+            return sr_api_db_fail(api, c, &l, "store command");
     }
 
     json_t *msg = json_pack("{s:s,s:s,s:s,s:I,s:I}", "command_id", id, "type", type, "payload", payload,
@@ -470,7 +398,7 @@ enum MHD_Result sr_api_post_command(sr_api *api, struct MHD_Connection *c, const
         _cleanup_free_ char *res_s = res ? json_dumps(res, JSON_COMPACT) : NULL;
         json_decref(res);
         const char *fvals[] = {id, res_s ? res_s : "{}"};
-        PQclear(exec_params(l.conn, q_command_failed, 2, fvals)); /* best effort: the caller gets 503 */
+        PQclear(sr_api_exec(l.conn, q_command_failed, 2, fvals)); /* best effort: the caller gets 503 */
         return sr_api_reply_error(api, c, MHD_HTTP_SERVICE_UNAVAILABLE, "could not publish command: %s",
                                   natsStatus_GetText(s));
     }
@@ -479,20 +407,20 @@ enum MHD_Result sr_api_post_command(sr_api *api, struct MHD_Connection *c, const
 
 enum MHD_Result sr_api_get_command(sr_api *api, struct MHD_Connection *c, const sr_api_target *t) {
     enum MHD_Result done;
-    _cleanup_(db_lease_release) db_lease l = {0};
-    if (db_get(api, c, &l, &done) < 0)
+    _cleanup_(sr_api_lease_release) sr_api_lease l = {0};
+    if (sr_api_lease_get(api, c, &l, &done) < 0)
         return done;
     const char *vals[] = {t->id};
-    _cleanup_pgresult_ PGresult *r = exec_params(l.conn, q_command_get, 1, vals);
+    _cleanup_pgresult_ PGresult *r = sr_api_exec(l.conn, q_command_get, 1, vals);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return db_fail(api, c, &l, "read command");
+        return sr_api_db_fail(api, c, &l, "read command");
     if (PQntuples(r) == 0)
         return sr_api_reply_error(api, c, MHD_HTTP_NOT_FOUND, "unknown command: %s", t->id);
-    json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "command_id", text_col(r, 0, 0), "agent_id",
-                          text_col(r, 0, 1), "type", text_col(r, 0, 2), "payload", json_col(r, 0, 3, json_object()),
-                          "status", text_col(r, 0, 4), "issued_at", time_or_null(r, 0, 5), "deadline_at",
-                          time_or_null(r, 0, 6), "updated_at", time_or_null(r, 0, 7), "result",
-                          json_col(r, 0, 8, json_null()));
+    json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "command_id", sr_api_col_text(r, 0, 0), "agent_id",
+                          sr_api_col_text(r, 0, 1), "type", sr_api_col_text(r, 0, 2), "payload", sr_api_col_json(r, 0, 3, json_object()),
+                          "status", sr_api_col_text(r, 0, 4), "issued_at", sr_api_col_time(r, 0, 5), "deadline_at",
+                          sr_api_col_time(r, 0, 6), "updated_at", sr_api_col_time(r, 0, 7), "result",
+                          sr_api_col_json(r, 0, 8, json_null()));
     return sr_api_reply_json(api, c, MHD_HTTP_OK, o);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sr_api_db.h"
 #include "sr_api_internal.h"
 #include "sr_cleanup.h"
 #include "sr_parse.h"
@@ -71,81 +72,6 @@ static const char q_sbom[] =
 
 /* ---- helpers ---- */
 
-typedef struct {
-    sr_api *api;
-    PGconn *conn;
-} lease;
-
-static void lease_release(lease *l) {
-    if (l->conn)
-        sr_api_pool_release(l->api->pool, l->conn);
-    l->conn = NULL;
-}
-
-static void clearp(PGresult **r) {
-    if (*r)
-        PQclear(*r);
-}
-#define _cleanup_res_ _cleanup_(clearp)
-
-/* A pool connection; on failure answers 503 itself and returns -1 with *done set. */
-static int acquire(sr_api *api, struct MHD_Connection *c, lease *l, enum MHD_Result *done) {
-    char err[256] = "";
-    l->api = api;
-    l->conn = NULL;
-    if (sr_api_pool_acquire(api->pool, SR_API_DB_WAIT_MS, &l->conn, err, sizeof(err)) < 0) {
-        *done = sr_api_reply_error(api, c, MHD_HTTP_SERVICE_UNAVAILABLE, "database unavailable: %s", err);
-        return -1;
-    }
-    return 0;
-}
-
-static enum MHD_Result db_fail(sr_api *api, struct MHD_Connection *c, lease *l, const char *what) {
-    if (PQstatus(l->conn) != CONNECTION_OK)
-        return sr_api_reply_error(api, c, MHD_HTTP_SERVICE_UNAVAILABLE, "could not %s: database unavailable", what);
-    return sr_api_reply_error(api, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "could not %s: database error", what);
-}
-
-static PGresult *query(PGconn *conn, const char *sql, int n, const char *const *vals) {
-    return PQexecParams(conn, sql, n, NULL, vals, NULL, NULL, 0);
-}
-
-static json_t *str_col(const PGresult *r, int row, int col) {
-    return json_string(PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
-}
-
-static json_t *int_col(const PGresult *r, int row, int col) {
-    int64_t v;
-    if (PQgetisnull(r, row, col) || sr_parse_i64(PQgetvalue(r, row, col), INT64_MIN, INT64_MAX, &v) < 0)
-        return json_null();
-    return json_integer((json_int_t)v);
-}
-
-static json_t *real_col(const PGresult *r, int row, int col) {
-    double d;
-    if (PQgetisnull(r, row, col) || sr_parse_double(PQgetvalue(r, row, col), &d) < 0)
-        return json_null();
-    return json_real(d);
-}
-
-static json_t *time_col(const PGresult *r, int row, int col) {
-    int64_t ms;
-    char buf[40];
-    if (PQgetisnull(r, row, col) || sr_parse_i64(PQgetvalue(r, row, col), INT64_MIN, INT64_MAX, &ms) < 0 ||
-        sr_api_time_format(ms, buf, sizeof(buf)) < 0)
-        return json_null();
-    return json_string(buf);
-}
-
-static json_t *json_text_col(const PGresult *r, int row, int col, json_t *fallback) {
-    if (PQgetisnull(r, row, col))
-        return fallback;
-    json_t *j = json_loads(PQgetvalue(r, row, col), JSON_DECODE_ANY, NULL);
-    if (!j)
-        return fallback;
-    json_decref(fallback);
-    return j;
-}
 
 /* Appends v to arr (steals it); on failure drops arr and returns NULL. */
 static json_t *append(json_t *arr, json_t *v) {
@@ -215,7 +141,7 @@ static int severity_filter(const char *arg, char *out, size_t outlen, char *err,
 /* 1 when the host is known (hosts row or scans), 0 when not, -1 on a database error. */
 static int host_known(PGconn *conn, const char *agent_id) {
     const char *vals[] = {agent_id};
-    _cleanup_res_ PGresult *r = query(conn, q_host_known, 1, vals);
+    _cleanup_pgresult_ PGresult *r = sr_api_exec(conn, q_host_known, 1, vals);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return -1;
     return strcmp(PQgetvalue(r, 0, 0), "t") == 0;
@@ -224,18 +150,18 @@ static int host_known(PGconn *conn, const char *agent_id) {
 /* ---- findings ---- */
 
 static json_t *finding_from_row(const PGresult *r, int i) {
-    json_t *pkg = json_pack("{s:o,s:o,s:o,s:o,s:o}", "type", str_col(r, i, 7), "name", str_col(r, i, 8), "version",
-                            str_col(r, i, 9), "purl", str_col(r, i, 10), "path", str_col(r, i, 11));
+    json_t *pkg = json_pack("{s:o,s:o,s:o,s:o,s:o}", "type", sr_api_col_text(r, i, 7), "name", sr_api_col_text(r, i, 8), "version",
+                            sr_api_col_text(r, i, 9), "purl", sr_api_col_text(r, i, 10), "path", sr_api_col_text(r, i, 11));
     if (!pkg)
         return NULL;
     return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id",
-                     int_col(r, i, 0), "agent_id", str_col(r, i, 1), "target", str_col(r, i, 2), "vulnerability_id",
-                     str_col(r, i, 3), "severity", str_col(r, i, 4), "status", str_col(r, i, 6), "package", pkg,
-                     "installed_version", str_col(r, i, 12), "fixed_version", str_col(r, i, 13), "vendor_status",
-                     str_col(r, i, 14), "title", str_col(r, i, 15), "cvss_v3_score", real_col(r, i, 16), "first_seen",
-                     time_col(r, i, 17), "last_seen", time_col(r, i, 18), "fixed_at", time_col(r, i, 19),
-                     "reopened_at", time_col(r, i, 20), "last_scan_id", str_col(r, i, 21), "severity_rank",
-                     int_col(r, i, 5));
+                     sr_api_col_int(r, i, 0), "agent_id", sr_api_col_text(r, i, 1), "target", sr_api_col_text(r, i, 2), "vulnerability_id",
+                     sr_api_col_text(r, i, 3), "severity", sr_api_col_text(r, i, 4), "status", sr_api_col_text(r, i, 6), "package", pkg,
+                     "installed_version", sr_api_col_text(r, i, 12), "fixed_version", sr_api_col_text(r, i, 13), "vendor_status",
+                     sr_api_col_text(r, i, 14), "title", sr_api_col_text(r, i, 15), "cvss_v3_score", sr_api_col_real(r, i, 16), "first_seen",
+                     sr_api_col_time(r, i, 17), "last_seen", sr_api_col_time(r, i, 18), "fixed_at", sr_api_col_time(r, i, 19),
+                     "reopened_at", sr_api_col_time(r, i, 20), "last_scan_id", sr_api_col_text(r, i, 21), "severity_rank",
+                     sr_api_col_int(r, i, 5));
 }
 
 enum MHD_Result sr_api_get_findings(sr_api *api, struct MHD_Connection *c, const sr_api_target *t) {
@@ -272,13 +198,13 @@ enum MHD_Result sr_api_get_findings(sr_api *api, struct MHD_Connection *c, const
     int per_host = t->route == SR_ROUTE_HOST_FINDINGS;
 
     enum MHD_Result done;
-    _cleanup_(lease_release) lease l = {0};
-    if (acquire(api, c, &l, &done) < 0)
+    _cleanup_(sr_api_lease_release) sr_api_lease l = {0};
+    if (sr_api_lease_get(api, c, &l, &done) < 0)
         return done;
     if (per_host) {
         int known = host_known(l.conn, t->id);
         if (known < 0)
-            return db_fail(api, c, &l, "read host");
+            return sr_api_db_fail(api, c, &l, "read host");
         if (known == 0)
             return sr_api_reply_error(api, c, MHD_HTTP_NOT_FOUND, "unknown host: %s", t->id);
     }
@@ -287,9 +213,9 @@ enum MHD_Result sr_api_get_findings(sr_api *api, struct MHD_Connection *c, const
     const char *vals[7] = {per_host ? t->id : NULL, status, t->has_severity ? sev : NULL,
                            t->has_target ? t->target : NULL, t->has_cursor ? rank : NULL,
                            t->has_cursor ? after : NULL, lim};
-    _cleanup_res_ PGresult *r = query(l.conn, q_findings, 7, vals);
+    _cleanup_pgresult_ PGresult *r = sr_api_exec(l.conn, q_findings, 7, vals);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return db_fail(api, c, &l, "list findings");
+        return sr_api_db_fail(api, c, &l, "list findings");
     int n = PQntuples(r);
     int more = n > page;
     if (more)
@@ -324,12 +250,12 @@ static json_t *severity_counts(const int64_t n[5]) {
 
 enum MHD_Result sr_api_get_findings_summary(sr_api *api, struct MHD_Connection *c) {
     enum MHD_Result done;
-    _cleanup_(lease_release) lease l = {0};
-    if (acquire(api, c, &l, &done) < 0)
+    _cleanup_(sr_api_lease_release) sr_api_lease l = {0};
+    if (sr_api_lease_get(api, c, &l, &done) < 0)
         return done;
-    _cleanup_res_ PGresult *r = query(l.conn, q_summary, 0, NULL);
+    _cleanup_pgresult_ PGresult *r = sr_api_exec(l.conn, q_summary, 0, NULL);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return db_fail(api, c, &l, "count findings");
+        return sr_api_db_fail(api, c, &l, "count findings");
     int64_t all[5] = {0}, hosts[5] = {0};
     for (int i = 0; i < PQntuples(r); i++) {
         for (int s = 0; s < 5; s++) {
@@ -342,15 +268,15 @@ enum MHD_Result sr_api_get_findings_summary(sr_api *api, struct MHD_Connection *
     char lim[24];
     snprintf(lim, sizeof(lim), "%d", SR_API_MAX_ROWS);
     const char *vals[] = {lim};
-    _cleanup_res_ PGresult *h = query(l.conn, q_summary_hosts, 1, vals);
+    _cleanup_pgresult_ PGresult *h = sr_api_exec(l.conn, q_summary_hosts, 1, vals);
     if (PQresultStatus(h) != PGRES_TUPLES_OK)
-        return db_fail(api, c, &l, "count findings per host");
+        return sr_api_db_fail(api, c, &l, "count findings per host");
     json_t *arr = json_array();
     for (int i = 0; arr && i < PQntuples(h); i++) {
         int64_t n[5] = {0};
         for (int s = 0; s < 5; s++)
             (void)sr_parse_i64(PQgetvalue(h, i, 1 + s), 0, INT64_MAX, &n[s]);
-        arr = append(arr, json_pack("{s:o,s:o}", "agent_id", str_col(h, i, 0), "open", severity_counts(n)));
+        arr = append(arr, json_pack("{s:o,s:o}", "agent_id", sr_api_col_text(h, i, 0), "open", severity_counts(n)));
     }
     if (!arr)
         return sr_api_reply_json(api, c, MHD_HTTP_OK, NULL);
@@ -362,33 +288,33 @@ enum MHD_Result sr_api_get_findings_summary(sr_api *api, struct MHD_Connection *
 /* ---- one vulnerability ---- */
 
 static json_t *affected_from_row(const PGresult *r, int i) {
-    json_t *pkg = json_pack("{s:o,s:o,s:o,s:o,s:o}", "type", str_col(r, i, 4), "name", str_col(r, i, 5), "version",
-                            str_col(r, i, 6), "purl", str_col(r, i, 7), "path", str_col(r, i, 8));
+    json_t *pkg = json_pack("{s:o,s:o,s:o,s:o,s:o}", "type", sr_api_col_text(r, i, 4), "name", sr_api_col_text(r, i, 5), "version",
+                            sr_api_col_text(r, i, 6), "purl", sr_api_col_text(r, i, 7), "path", sr_api_col_text(r, i, 8));
     if (!pkg)
         return NULL;
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "agent_id", str_col(r, i, 0), "target",
-                     str_col(r, i, 1), "status", str_col(r, i, 2), "severity", str_col(r, i, 3), "package", pkg,
-                     "installed_version", str_col(r, i, 9), "fixed_version", str_col(r, i, 10), "first_seen",
-                     time_col(r, i, 11), "last_seen", time_col(r, i, 12), "fixed_at", time_col(r, i, 13));
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "agent_id", sr_api_col_text(r, i, 0), "target",
+                     sr_api_col_text(r, i, 1), "status", sr_api_col_text(r, i, 2), "severity", sr_api_col_text(r, i, 3), "package", pkg,
+                     "installed_version", sr_api_col_text(r, i, 9), "fixed_version", sr_api_col_text(r, i, 10), "first_seen",
+                     sr_api_col_time(r, i, 11), "last_seen", sr_api_col_time(r, i, 12), "fixed_at", sr_api_col_time(r, i, 13));
 }
 
 enum MHD_Result sr_api_get_vulnerability(sr_api *api, struct MHD_Connection *c, const sr_api_target *t) {
     enum MHD_Result done;
-    _cleanup_(lease_release) lease l = {0};
-    if (acquire(api, c, &l, &done) < 0)
+    _cleanup_(sr_api_lease_release) sr_api_lease l = {0};
+    if (sr_api_lease_get(api, c, &l, &done) < 0)
         return done;
     const char *vals[] = {t->id, NULL};
-    _cleanup_res_ PGresult *v = query(l.conn, q_vulnerability, 1, vals);
+    _cleanup_pgresult_ PGresult *v = sr_api_exec(l.conn, q_vulnerability, 1, vals);
     if (PQresultStatus(v) != PGRES_TUPLES_OK)
-        return db_fail(api, c, &l, "read vulnerability");
+        return sr_api_db_fail(api, c, &l, "read vulnerability");
     if (PQntuples(v) == 0)
         return sr_api_reply_error(api, c, MHD_HTTP_NOT_FOUND, "unknown vulnerability: %s", t->id);
     char lim[24];
     snprintf(lim, sizeof(lim), "%d", AFFECTED_MAX + 1);
     vals[1] = lim;
-    _cleanup_res_ PGresult *a = query(l.conn, q_affected, 2, vals);
+    _cleanup_pgresult_ PGresult *a = sr_api_exec(l.conn, q_affected, 2, vals);
     if (PQresultStatus(a) != PGRES_TUPLES_OK)
-        return db_fail(api, c, &l, "list affected packages");
+        return sr_api_db_fail(api, c, &l, "list affected packages");
     int n = PQntuples(a);
     int truncated = n > AFFECTED_MAX;
     if (truncated)
@@ -402,12 +328,12 @@ enum MHD_Result sr_api_get_vulnerability(sr_api *api, struct MHD_Connection *c, 
     if (!arr)
         return sr_api_reply_json(api, c, MHD_HTTP_OK, NULL);
     json_t *body = json_pack(
-        "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:b}", "id", str_col(v, 0, 0), "severity",
-        str_col(v, 0, 1), "cvss", json_text_col(v, 0, 2, json_object()), "cvss_v3_score", real_col(v, 0, 3), "title",
-        str_col(v, 0, 4), "description", str_col(v, 0, 5), "references", json_text_col(v, 0, 6, json_array()),
-        "cwe_ids", json_text_col(v, 0, 7, json_array()), "primary_url", str_col(v, 0, 8), "published_at",
-        time_col(v, 0, 9), "last_modified_at", time_col(v, 0, 10), "data_source", json_text_col(v, 0, 11, json_null()),
-        "updated_at", time_col(v, 0, 12), "affected", arr, "open_findings", (json_int_t)open, "affected_truncated",
+        "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:b}", "id", sr_api_col_text(v, 0, 0), "severity",
+        sr_api_col_text(v, 0, 1), "cvss", sr_api_col_json(v, 0, 2, json_object()), "cvss_v3_score", sr_api_col_real(v, 0, 3), "title",
+        sr_api_col_text(v, 0, 4), "description", sr_api_col_text(v, 0, 5), "references", sr_api_col_json(v, 0, 6, json_array()),
+        "cwe_ids", sr_api_col_json(v, 0, 7, json_array()), "primary_url", sr_api_col_text(v, 0, 8), "published_at",
+        sr_api_col_time(v, 0, 9), "last_modified_at", sr_api_col_time(v, 0, 10), "data_source", sr_api_col_json(v, 0, 11, json_null()),
+        "updated_at", sr_api_col_time(v, 0, 12), "affected", arr, "open_findings", (json_int_t)open, "affected_truncated",
         truncated);
     return sr_api_reply_json(api, c, MHD_HTTP_OK, body);
 }
@@ -415,12 +341,12 @@ enum MHD_Result sr_api_get_vulnerability(sr_api *api, struct MHD_Connection *c, 
 /* ---- packages ---- */
 
 static json_t *package_from_row(const PGresult *r, int i) {
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", int_col(r, i, 0),
-                     "target", str_col(r, i, 1), "type", str_col(r, i, 2), "name", str_col(r, i, 3), "version",
-                     str_col(r, i, 4), "purl", str_col(r, i, 5), "path", str_col(r, i, 6), "class", str_col(r, i, 7),
-                     "src_name", str_col(r, i, 8), "src_version", str_col(r, i, 9), "arch", str_col(r, i, 10),
-                     "first_seen", time_col(r, i, 11), "last_seen", time_col(r, i, 12), "removed_at",
-                     time_col(r, i, 13), "installed_files", int_col(r, i, 14), "open_findings", int_col(r, i, 15));
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", sr_api_col_int(r, i, 0),
+                     "target", sr_api_col_text(r, i, 1), "type", sr_api_col_text(r, i, 2), "name", sr_api_col_text(r, i, 3), "version",
+                     sr_api_col_text(r, i, 4), "purl", sr_api_col_text(r, i, 5), "path", sr_api_col_text(r, i, 6), "class", sr_api_col_text(r, i, 7),
+                     "src_name", sr_api_col_text(r, i, 8), "src_version", sr_api_col_text(r, i, 9), "arch", sr_api_col_text(r, i, 10),
+                     "first_seen", sr_api_col_time(r, i, 11), "last_seen", sr_api_col_time(r, i, 12), "removed_at",
+                     sr_api_col_time(r, i, 13), "installed_files", sr_api_col_int(r, i, 14), "open_findings", sr_api_col_int(r, i, 15));
 }
 
 enum MHD_Result sr_api_get_host_packages(sr_api *api, struct MHD_Connection *c, const sr_api_target *t) {
@@ -445,12 +371,12 @@ enum MHD_Result sr_api_get_host_packages(sr_api *api, struct MHD_Connection *c, 
     if (t->has_cursor && sr_parse_i64(t->cursor, 0, INT64_MAX, &after) < 0)
         return sr_api_reply_error(api, c, MHD_HTTP_BAD_REQUEST, "bad cursor");
     enum MHD_Result done;
-    _cleanup_(lease_release) lease l = {0};
-    if (acquire(api, c, &l, &done) < 0)
+    _cleanup_(sr_api_lease_release) sr_api_lease l = {0};
+    if (sr_api_lease_get(api, c, &l, &done) < 0)
         return done;
     int known = host_known(l.conn, t->id);
     if (known < 0)
-        return db_fail(api, c, &l, "read host");
+        return sr_api_db_fail(api, c, &l, "read host");
     if (known == 0)
         return sr_api_reply_error(api, c, MHD_HTTP_NOT_FOUND, "unknown host: %s", t->id);
     char lim[24], cur[24];
@@ -458,9 +384,9 @@ enum MHD_Result sr_api_get_host_packages(sr_api *api, struct MHD_Connection *c, 
     snprintf(cur, sizeof(cur), "%" PRId64, after);
     const char *vals[6] = {t->id, t->has_target ? t->target : NULL, t->has_name ? t->name : NULL, status,
                            t->has_cursor ? cur : NULL, lim};
-    _cleanup_res_ PGresult *r = query(l.conn, q_packages, 6, vals);
+    _cleanup_pgresult_ PGresult *r = sr_api_exec(l.conn, q_packages, 6, vals);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return db_fail(api, c, &l, "list packages");
+        return sr_api_db_fail(api, c, &l, "list packages");
     int n = PQntuples(r);
     int more = n > page;
     if (more)
@@ -484,13 +410,13 @@ enum MHD_Result sr_api_get_host_sbom(sr_api *api, struct MHD_Connection *c, cons
         return sr_api_reply_error(api, c, MHD_HTTP_BAD_REQUEST,
                                   "invalid target (expected host or container:<id>)");
     enum MHD_Result done;
-    _cleanup_(lease_release) lease l = {0};
-    if (acquire(api, c, &l, &done) < 0)
+    _cleanup_(sr_api_lease_release) sr_api_lease l = {0};
+    if (sr_api_lease_get(api, c, &l, &done) < 0)
         return done;
     const char *vals[] = {t->id, target};
-    _cleanup_res_ PGresult *r = PQexecParams(l.conn, q_sbom, 2, NULL, vals, NULL, NULL, 1);
+    _cleanup_pgresult_ PGresult *r = PQexecParams(l.conn, q_sbom, 2, NULL, vals, NULL, NULL, 1);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return db_fail(api, c, &l, "read sbom");
+        return sr_api_db_fail(api, c, &l, "read sbom");
     if (PQntuples(r) == 0)
         return sr_api_reply_error(api, c, MHD_HTTP_NOT_FOUND, "no sbom for host %s, target %s", t->id, target);
     size_t len = (size_t)PQgetlength(r, 0, 0);
