@@ -646,7 +646,9 @@ static void test_plaintext_refused(void **state) {
         assert_int_equal(buf[0], 0x15);
 }
 
-static void test_download_unimplemented(void **state) {
+/* Before the core has stored any Trivy DB, the gateway has nothing to serve (the full
+ * distribution path is tests/integration/artifact_dist). */
+static void test_download_before_any_db(void **state) {
     (void)state;
     srg_channel *ch = channel_for("agent-1", NULL);
     srg_call *call = NULL;
@@ -659,8 +661,8 @@ static void test_download_unimplemented(void **state) {
     int code = -1;
     char msg[256] = "";
     assert_int_equal(srg_call_status(call, 10000, &code, msg, sizeof(msg)), 0);
-    assert_int_equal(code, GRPC_STATUS_UNIMPLEMENTED);
-    assert_string_equal(msg, GW_DOWNLOAD_UNAVAILABLE);
+    assert_int_equal(code, GRPC_STATUS_NOT_FOUND);
+    assert_string_equal(msg, "trivy-db (current) is not available on this gateway");
     srg_call_free(call);
     srg_channel_free(ch);
 }
@@ -899,7 +901,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_revoked_refused),
         cmocka_unit_test(test_unknown_ca_refused),
         cmocka_unit_test(test_plaintext_refused),
-        cmocka_unit_test(test_download_unimplemented),
+        cmocka_unit_test(test_download_before_any_db),
         cmocka_unit_test(test_control_commands),
         cmocka_unit_test(test_control_requires_hello),
         cmocka_unit_test(test_crl_reload),
