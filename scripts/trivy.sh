@@ -33,7 +33,7 @@ key() { # what a Go output depends on
 }
 
 # build NAME KEY CMD...: runs CMD in the module with $OUT set to a fresh directory, then keeps it
-# as $TOP/NAME/KEY (older keys of NAME are removed). Prints the directory.
+# as $TOP/NAME/KEY (beyond the three newest, older keys of NAME are removed). Prints the directory.
 build() {
     local name=$1 k=$2
     shift 2
@@ -48,7 +48,9 @@ build() {
         touch "$dir.tmp/.ok"
         rm -rf "$dir"
         mv "$dir.tmp" "$dir"
-        find "$TOP/$name" -mindepth 1 -maxdepth 1 ! -name "$k" -exec rm -rf {} +
+        # Keep the three newest outputs (two checkouts at different commits do not rebuild each
+        # other's), drop older ones (an archive is about 500 MB).
+        ls -1dt "$TOP/$name"/*/ 2>/dev/null | tail -n +4 | xargs -r rm -rf
     fi
     echo "$dir"
 }

@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -50,6 +51,7 @@ import (
 	"github.com/aquasecurity/trivy/pkg/scan/ospkg"
 	"github.com/aquasecurity/trivy/pkg/types"
 	"github.com/aquasecurity/trivy/pkg/vulnerability"
+	bolt "go.etcd.io/bbolt"
 )
 
 const trivyModule = "github.com/aquasecurity/trivy"
@@ -105,8 +107,9 @@ func watchCancel(flag *C.int, cancel context.CancelFunc) func() {
 }
 
 func init() {
-	// Trivy logs through slog to stderr; the agent owns stderr, so only errors get through.
-	log.InitLogger(false, true)
+	// Trivy logs through slog; its warnings (an OS it has no data for, a file it could not parse)
+	// go to the agent's stderr next to the agent's own log, its info lines do not.
+	log.SetDefault(log.New(log.NewHandler(os.Stderr, &log.Options{Level: slog.LevelWarn})))
 	// The package initializers of Trivy's dependencies leave garbage behind; the agent idles
 	// between scans, so give it back now rather than at the first GC.
 	debug.FreeOSMemory()
@@ -244,7 +247,8 @@ func runScan(root, dbDir string, o scanOpts, cancelFlag *C.int) (scanOutput, int
 	// in system calls aside).
 	runtime.GOMAXPROCS(parallel)
 
-	if err := db.Init(dbDir); err != nil {
+	// Read-only: the agent never writes the DB it was given (the installer swaps whole directories).
+	if err := db.Init(dbDir, trivydb.WithBoltOptions(&bolt.Options{ReadOnly: true, Timeout: 10 * time.Second})); err != nil {
 		return none, eIO, fmt.Errorf("could not open the Trivy DB in %s: %w", dbDir, err)
 	}
 	defer func() { _ = db.Close() }()
