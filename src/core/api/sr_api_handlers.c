@@ -105,12 +105,12 @@ static json_t *number_or_null(const char *s) {
 }
 
 static json_t *host_from_row(const PGresult *r, int i) {
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "agent_id", sr_api_col_text(r, i, 0), "hostname",
-                     sr_api_col_text(r, i, 1), "status", sr_api_col_text(r, i, 2), "first_seen", sr_api_col_time(r, i, 3), "last_seen",
-                     sr_api_col_time(r, i, 4), "agent_version", sr_api_col_text(r, i, 5), "os", sr_api_col_text(r, i, 6), "arch",
-                     sr_api_col_text(r, i, 7), "kernel", sr_api_col_text(r, i, 8), "capabilities",
-                     sr_api_col_json(r, i, 9, json_array()), "gateway", sr_api_col_text(r, i, 10), "status_changed_at",
-                     sr_api_col_time(r, i, 11));
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "agent_id", sr_api_col_text(r, i, 0),
+                     "hostname", sr_api_col_text(r, i, 1), "status", sr_api_col_text(r, i, 2), "first_seen",
+                     sr_api_col_time(r, i, 3), "last_seen", sr_api_col_time(r, i, 4), "agent_version",
+                     sr_api_col_text(r, i, 5), "os", sr_api_col_text(r, i, 6), "arch", sr_api_col_text(r, i, 7),
+                     "kernel", sr_api_col_text(r, i, 8), "capabilities", sr_api_col_json(r, i, 9, json_array()),
+                     "gateway", sr_api_col_text(r, i, 10), "status_changed_at", sr_api_col_time(r, i, 11));
 }
 
 /* ---- hosts ---- */
@@ -272,7 +272,8 @@ enum MHD_Result sr_api_get_host_metric_names(sr_api *api, struct MHD_Connection 
         return sr_api_db_fail(api, c, &l, "list metric names");
     json_t *arr = json_array();
     for (int i = 0; arr && i < PQntuples(r); i++) {
-        json_t *o = json_pack("{s:o,s:o}", "name", sr_api_col_text(r, i, 0), "dims", sr_api_col_json(r, i, 1, json_array()));
+        json_t *o = json_pack("{s:o,s:o}", "name", sr_api_col_text(r, i, 0), "dims",
+                              sr_api_col_json(r, i, 1, json_array()));
         if (json_array_append_new(arr, o) < 0) {
             json_decref(arr);
             arr = NULL;
@@ -291,9 +292,9 @@ static json_t *job_from_row(const PGresult *r, int i) {
     return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name", sr_api_col_text(r, i, 0),
                      "interval_s", sr_api_col_int(r, i, 1), "next_run_at", sr_api_col_time(r, i, 2), "last_started_at",
                      sr_api_col_time(r, i, 3), "last_finished_at", sr_api_col_time(r, i, 4), "last_status",
-                     text_or_null(r, i, 5), "last_error", text_or_null(r, i, 6), "last_message",
-                     text_or_null(r, i, 7), "last_duration_ms", sr_api_col_int(r, i, 8), "runs", sr_api_col_int(r, i, 9),
-                     "failures", sr_api_col_int(r, i, 10), "lease_owner", text_or_null(r, i, 11), "lease_until",
+                     text_or_null(r, i, 5), "last_error", text_or_null(r, i, 6), "last_message", text_or_null(r, i, 7),
+                     "last_duration_ms", sr_api_col_int(r, i, 8), "runs", sr_api_col_int(r, i, 9), "failures",
+                     sr_api_col_int(r, i, 10), "lease_owner", text_or_null(r, i, 11), "lease_until",
                      sr_api_col_time(r, i, 12));
 }
 
@@ -417,10 +418,10 @@ enum MHD_Result sr_api_get_command(sr_api *api, struct MHD_Connection *c, const 
     if (PQntuples(r) == 0)
         return sr_api_reply_error(api, c, MHD_HTTP_NOT_FOUND, "unknown command: %s", t->id);
     json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "command_id", sr_api_col_text(r, 0, 0), "agent_id",
-                          sr_api_col_text(r, 0, 1), "type", sr_api_col_text(r, 0, 2), "payload", sr_api_col_json(r, 0, 3, json_object()),
-                          "status", sr_api_col_text(r, 0, 4), "issued_at", sr_api_col_time(r, 0, 5), "deadline_at",
-                          sr_api_col_time(r, 0, 6), "updated_at", sr_api_col_time(r, 0, 7), "result",
-                          sr_api_col_json(r, 0, 8, json_null()));
+                          sr_api_col_text(r, 0, 1), "type", sr_api_col_text(r, 0, 2), "payload",
+                          sr_api_col_json(r, 0, 3, json_object()), "status", sr_api_col_text(r, 0, 4), "issued_at",
+                          sr_api_col_time(r, 0, 5), "deadline_at", sr_api_col_time(r, 0, 6), "updated_at",
+                          sr_api_col_time(r, 0, 7), "result", sr_api_col_json(r, 0, 8, json_null()));
     return sr_api_reply_json(api, c, MHD_HTTP_OK, o);
 }
 

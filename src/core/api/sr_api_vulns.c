@@ -150,18 +150,20 @@ static int host_known(PGconn *conn, const char *agent_id) {
 /* ---- findings ---- */
 
 static json_t *finding_from_row(const PGresult *r, int i) {
-    json_t *pkg = json_pack("{s:o,s:o,s:o,s:o,s:o}", "type", sr_api_col_text(r, i, 7), "name", sr_api_col_text(r, i, 8), "version",
-                            sr_api_col_text(r, i, 9), "purl", sr_api_col_text(r, i, 10), "path", sr_api_col_text(r, i, 11));
+    json_t *pkg = json_pack("{s:o,s:o,s:o,s:o,s:o}", "type", sr_api_col_text(r, i, 7), "name", sr_api_col_text(r, i, 8),
+                            "version", sr_api_col_text(r, i, 9), "purl", sr_api_col_text(r, i, 10), "path",
+                            sr_api_col_text(r, i, 11));
     if (!pkg)
         return NULL;
     return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id",
-                     sr_api_col_int(r, i, 0), "agent_id", sr_api_col_text(r, i, 1), "target", sr_api_col_text(r, i, 2), "vulnerability_id",
-                     sr_api_col_text(r, i, 3), "severity", sr_api_col_text(r, i, 4), "status", sr_api_col_text(r, i, 6), "package", pkg,
-                     "installed_version", sr_api_col_text(r, i, 12), "fixed_version", sr_api_col_text(r, i, 13), "vendor_status",
-                     sr_api_col_text(r, i, 14), "title", sr_api_col_text(r, i, 15), "cvss_v3_score", sr_api_col_real(r, i, 16), "first_seen",
-                     sr_api_col_time(r, i, 17), "last_seen", sr_api_col_time(r, i, 18), "fixed_at", sr_api_col_time(r, i, 19),
-                     "reopened_at", sr_api_col_time(r, i, 20), "last_scan_id", sr_api_col_text(r, i, 21), "severity_rank",
-                     sr_api_col_int(r, i, 5));
+                     sr_api_col_int(r, i, 0), "agent_id", sr_api_col_text(r, i, 1), "target", sr_api_col_text(r, i, 2),
+                     "vulnerability_id", sr_api_col_text(r, i, 3), "severity", sr_api_col_text(r, i, 4), "status",
+                     sr_api_col_text(r, i, 6), "package", pkg, "installed_version", sr_api_col_text(r, i, 12),
+                     "fixed_version", sr_api_col_text(r, i, 13), "vendor_status", sr_api_col_text(r, i, 14), "title",
+                     sr_api_col_text(r, i, 15), "cvss_v3_score", sr_api_col_real(r, i, 16), "first_seen",
+                     sr_api_col_time(r, i, 17), "last_seen", sr_api_col_time(r, i, 18), "fixed_at",
+                     sr_api_col_time(r, i, 19), "reopened_at", sr_api_col_time(r, i, 20), "last_scan_id",
+                     sr_api_col_text(r, i, 21), "severity_rank", sr_api_col_int(r, i, 5));
 }
 
 enum MHD_Result sr_api_get_findings(sr_api *api, struct MHD_Connection *c, const sr_api_target *t) {
@@ -288,14 +290,16 @@ enum MHD_Result sr_api_get_findings_summary(sr_api *api, struct MHD_Connection *
 /* ---- one vulnerability ---- */
 
 static json_t *affected_from_row(const PGresult *r, int i) {
-    json_t *pkg = json_pack("{s:o,s:o,s:o,s:o,s:o}", "type", sr_api_col_text(r, i, 4), "name", sr_api_col_text(r, i, 5), "version",
-                            sr_api_col_text(r, i, 6), "purl", sr_api_col_text(r, i, 7), "path", sr_api_col_text(r, i, 8));
+    json_t *pkg = json_pack("{s:o,s:o,s:o,s:o,s:o}", "type", sr_api_col_text(r, i, 4), "name", sr_api_col_text(r, i, 5),
+                            "version", sr_api_col_text(r, i, 6), "purl", sr_api_col_text(r, i, 7), "path",
+                            sr_api_col_text(r, i, 8));
     if (!pkg)
         return NULL;
     return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "agent_id", sr_api_col_text(r, i, 0), "target",
-                     sr_api_col_text(r, i, 1), "status", sr_api_col_text(r, i, 2), "severity", sr_api_col_text(r, i, 3), "package", pkg,
-                     "installed_version", sr_api_col_text(r, i, 9), "fixed_version", sr_api_col_text(r, i, 10), "first_seen",
-                     sr_api_col_time(r, i, 11), "last_seen", sr_api_col_time(r, i, 12), "fixed_at", sr_api_col_time(r, i, 13));
+                     sr_api_col_text(r, i, 1), "status", sr_api_col_text(r, i, 2), "severity", sr_api_col_text(r, i, 3),
+                     "package", pkg, "installed_version", sr_api_col_text(r, i, 9), "fixed_version",
+                     sr_api_col_text(r, i, 10), "first_seen", sr_api_col_time(r, i, 11), "last_seen",
+                     sr_api_col_time(r, i, 12), "fixed_at", sr_api_col_time(r, i, 13));
 }
 
 enum MHD_Result sr_api_get_vulnerability(sr_api *api, struct MHD_Connection *c, const sr_api_target *t) {
@@ -327,14 +331,15 @@ enum MHD_Result sr_api_get_vulnerability(sr_api *api, struct MHD_Connection *c, 
     }
     if (!arr)
         return sr_api_reply_json(api, c, MHD_HTTP_OK, NULL);
-    json_t *body = json_pack(
-        "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:b}", "id", sr_api_col_text(v, 0, 0), "severity",
-        sr_api_col_text(v, 0, 1), "cvss", sr_api_col_json(v, 0, 2, json_object()), "cvss_v3_score", sr_api_col_real(v, 0, 3), "title",
-        sr_api_col_text(v, 0, 4), "description", sr_api_col_text(v, 0, 5), "references", sr_api_col_json(v, 0, 6, json_array()),
-        "cwe_ids", sr_api_col_json(v, 0, 7, json_array()), "primary_url", sr_api_col_text(v, 0, 8), "published_at",
-        sr_api_col_time(v, 0, 9), "last_modified_at", sr_api_col_time(v, 0, 10), "data_source", sr_api_col_json(v, 0, 11, json_null()),
-        "updated_at", sr_api_col_time(v, 0, 12), "affected", arr, "open_findings", (json_int_t)open, "affected_truncated",
-        truncated);
+    json_t *body = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:b}", "id",
+                             sr_api_col_text(v, 0, 0), "severity", sr_api_col_text(v, 0, 1), "cvss",
+                             sr_api_col_json(v, 0, 2, json_object()), "cvss_v3_score", sr_api_col_real(v, 0, 3),
+                             "title", sr_api_col_text(v, 0, 4), "description", sr_api_col_text(v, 0, 5), "references",
+                             sr_api_col_json(v, 0, 6, json_array()), "cwe_ids", sr_api_col_json(v, 0, 7, json_array()),
+                             "primary_url", sr_api_col_text(v, 0, 8), "published_at", sr_api_col_time(v, 0, 9),
+                             "last_modified_at", sr_api_col_time(v, 0, 10), "data_source",
+                             sr_api_col_json(v, 0, 11, json_null()), "updated_at", sr_api_col_time(v, 0, 12),
+                             "affected", arr, "open_findings", (json_int_t)open, "affected_truncated", truncated);
     return sr_api_reply_json(api, c, MHD_HTTP_OK, body);
 }
 
@@ -342,11 +347,13 @@ enum MHD_Result sr_api_get_vulnerability(sr_api *api, struct MHD_Connection *c, 
 
 static json_t *package_from_row(const PGresult *r, int i) {
     return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", sr_api_col_int(r, i, 0),
-                     "target", sr_api_col_text(r, i, 1), "type", sr_api_col_text(r, i, 2), "name", sr_api_col_text(r, i, 3), "version",
-                     sr_api_col_text(r, i, 4), "purl", sr_api_col_text(r, i, 5), "path", sr_api_col_text(r, i, 6), "class", sr_api_col_text(r, i, 7),
-                     "src_name", sr_api_col_text(r, i, 8), "src_version", sr_api_col_text(r, i, 9), "arch", sr_api_col_text(r, i, 10),
-                     "first_seen", sr_api_col_time(r, i, 11), "last_seen", sr_api_col_time(r, i, 12), "removed_at",
-                     sr_api_col_time(r, i, 13), "installed_files", sr_api_col_int(r, i, 14), "open_findings", sr_api_col_int(r, i, 15));
+                     "target", sr_api_col_text(r, i, 1), "type", sr_api_col_text(r, i, 2), "name",
+                     sr_api_col_text(r, i, 3), "version", sr_api_col_text(r, i, 4), "purl", sr_api_col_text(r, i, 5),
+                     "path", sr_api_col_text(r, i, 6), "class", sr_api_col_text(r, i, 7), "src_name",
+                     sr_api_col_text(r, i, 8), "src_version", sr_api_col_text(r, i, 9), "arch",
+                     sr_api_col_text(r, i, 10), "first_seen", sr_api_col_time(r, i, 11), "last_seen",
+                     sr_api_col_time(r, i, 12), "removed_at", sr_api_col_time(r, i, 13), "installed_files",
+                     sr_api_col_int(r, i, 14), "open_findings", sr_api_col_int(r, i, 15));
 }
 
 enum MHD_Result sr_api_get_host_packages(sr_api *api, struct MHD_Connection *c, const sr_api_target *t) {
