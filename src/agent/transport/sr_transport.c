@@ -436,15 +436,13 @@ static int handle_command(sr_transport *t, srg_call *c, const Serviceradar__Agen
     } else {
         sr_transport_cmd_run(cmd, sr_now_unix_ms(), &res);
     }
+    pthread_mutex_lock(&t->lock); /* before the result leaves, as in sr_cmd_finish */
+    t->stats.commands_run++;
+    pthread_mutex_unlock(&t->lock);
     pthread_mutex_lock(&t->send_lock);
     r = send_result_locked(t, c, cmd->command_id, res.ok, res.output, res.error, sr_now_unix_ms());
     pthread_mutex_unlock(&t->send_lock);
-    if (r < 0)
-        return r;
-    pthread_mutex_lock(&t->lock);
-    t->stats.commands_run++;
-    pthread_mutex_unlock(&t->lock);
-    return 0;
+    return r < 0 ? r : 0;
 }
 
 static void set_connected(sr_transport *t, int up) {
@@ -945,6 +943,10 @@ void sr_cmd_finish(sr_cmd_ctx *ctx, int ok, const char *output, const char *erro
         q.output = output ? strdup(output) : NULL;
         q.error = dup_cut(error ? error : (ok ? "" : "failed"), SR_TRANSPORT_ERROR_MAX);
     }
+    /* Counted before the result leaves: whoever sees the result sees the count. */
+    pthread_mutex_lock(&t->lock);
+    t->stats.commands_run++;
+    pthread_mutex_unlock(&t->lock);
     pthread_mutex_lock(&t->send_lock);
     int r = -ENOTCONN;
     if (t->ctl_call && q.id && q.error)
@@ -957,7 +959,6 @@ void sr_cmd_finish(sr_cmd_ctx *ctx, int ok, const char *output, const char *erro
     pthread_mutex_lock(&t->lock);
     t->types[ctx->type_idx].running = 0;
     ctx->th->finished = 1;
-    t->stats.commands_run++;
     pthread_mutex_unlock(&t->lock);
     free(ctx->payload);
     free(ctx);
