@@ -83,8 +83,13 @@ bridge)
     dir=$(build bridge "$(key "$MOD"/bridge/*.go)" go_bridge)
     mkdir -p "$2"
     for f in libsrtrivy.a libsrtrivy.h; do
-        ln -f "$dir/$f" "$2/$f.tmp" 2>/dev/null || cp "$dir/$f" "$2/$f.tmp"
-        mv -f "$2/$f.tmp" "$2/$f"
+        # A hard link to the cached file (or a copy across filesystems), replaced whole; touched
+        # so the build tool sees an output newer than its inputs (the cached file may be older).
+        rm -f "$2/$f.tmp"
+        ln "$dir/$f" "$2/$f.tmp" 2>/dev/null || cp "$dir/$f" "$2/$f.tmp"
+        rm -f "$2/$f"
+        mv "$2/$f.tmp" "$2/$f"
+        touch "$2/$f"
     done
     ;;
 cli) echo "$(build cli "$(key)" go_cli)/trivy" ;;
