@@ -425,16 +425,16 @@ static int run_daemon(agent *a) {
         .upload_max_bytes = 3u * 1024 * 1024,
     };
     sr_transport *tr = NULL;
-    r = sr_transport_start(&tc, a->spool, &tr);
+    r = sr_transport_new(&tc, a->spool, &tr);
     if (r < 0) {
         sr_error("could not start the transport to %s: %s", cfg->gateway, strerror(-r));
         a->spool = sr_spool_free(a->spool);
         srg_global_shutdown();
         return 1;
     }
-    /* Trivy DB updates pushed by the gateway (artifact_update). Attached right after the start, before
-     * anything slow: the first Hello should carry the installed version and the command type be
-     * registered before the gateway sends one. on_installed (the scanner's hook) is set below. */
+    /* Trivy DB updates pushed by the gateway (artifact_update) and scans: attached before the
+     * transport runs, so the first Hello carries the installed version and the command types are
+     * registered before the gateway can send one. */
     sr_artifact *art = NULL;
     sr_artifact_config ac = {.data_dir = cfg->data_dir};
     char aerr[256] = "";
@@ -449,6 +449,18 @@ static int run_daemon(agent *a) {
     if (scan && art) {
         sr_artifact_set_on_installed(art, sr_scan_on_db_installed, scan);
         sr_scan_set_db_version(scan, sr_artifact_installed_version(art));
+    }
+    r = sr_transport_run(tr);
+    if (r < 0) {
+        sr_error("could not start the transport to %s: %s", cfg->gateway, strerror(-r));
+        sr_artifact_stop(art);
+        sr_scan_stop(scan);
+        tr = sr_transport_free(tr);
+        scan = sr_scan_free(scan);
+        art = sr_artifact_free(art);
+        a->spool = sr_spool_free(a->spool);
+        srg_global_shutdown();
+        return 1;
     }
 #else
     sr_warn("built without the transport: batches stay in the spool");

@@ -779,7 +779,7 @@ static void copy_lower(char *dst, size_t dstlen, const char *src) {
     dst[i] = '\0';
 }
 
-int sr_transport_start(const sr_transport_config *cfg, sr_spool *spool, sr_transport **ret) {
+int sr_transport_new(const sr_transport_config *cfg, sr_spool *spool, sr_transport **ret) {
     int err = 0;
     if (!cfg || !spool || !ret || !cfg->gateway || !cfg->tls.ca_file || !cfg->tls.cert_file || !cfg->tls.key_file)
         return -EINVAL;
@@ -839,18 +839,34 @@ int sr_transport_start(const sr_transport_config *cfg, sr_spool *spool, sr_trans
         sr_transport_free(t);
         return err;
     }
+    *ret = t;
+    return 0;
+}
+
+int sr_transport_run(sr_transport *t) {
+    if (!t || t->control_started)
+        return -EINVAL;
     int r = -pthread_create(&t->control_thread, NULL, control_main, t);
-    if (r < 0) {
-        sr_transport_free(t);
+    if (r < 0)
         return r;
-    }
     t->control_started = 1;
     r = -pthread_create(&t->upload_thread, NULL, upload_main, t);
+    if (r < 0)
+        return r;
+    t->upload_started = 1;
+    return 0;
+}
+
+int sr_transport_start(const sr_transport_config *cfg, sr_spool *spool, sr_transport **ret) {
+    sr_transport *t = NULL;
+    int r = sr_transport_new(cfg, spool, &t);
+    if (r < 0)
+        return r;
+    r = sr_transport_run(t);
     if (r < 0) {
         sr_transport_free(t);
         return r;
     }
-    t->upload_started = 1;
     *ret = t;
     return 0;
 }

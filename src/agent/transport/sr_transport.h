@@ -33,6 +33,10 @@ typedef struct {
 
 /* Starts the threads. The spool must outlive the transport. Strings are copied. */
 int sr_transport_start(const sr_transport_config *cfg, sr_spool *spool, sr_transport **ret);
+/* The same in two steps: new (no thread yet), then run. Commands registered and artifact
+ * versions set in between are there from the first Hello on. */
+int sr_transport_new(const sr_transport_config *cfg, sr_spool *spool, sr_transport **ret);
+int sr_transport_run(sr_transport *t);
 void sr_transport_get_stats(sr_transport *t, sr_transport_stats *ret);
 /* ---- long-running commands (contract; see docs/internals/agent.md) ----
  * A handler registered for a command type runs on its own thread, one at a time per type
